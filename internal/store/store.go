@@ -1,0 +1,399 @@
+// Package store defines Gatehouse's persistent records, one small interface per
+// aggregate, and the sentinel errors every backend returns. It holds no SQL and
+// no business rules: services decide, stores persist.
+//
+// Single use and uniqueness are enforced by the database (conditional UPDATEs,
+// unique indexes), never by a read followed by a write.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap driver errors into these so services can
+// branch with errors.Is without knowing which database is underneath.
+var (
+	// ErrNotFound: no row matched.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness constraint refused the write.
+	ErrConflict = errors.New("store: conflict")
+	// ErrAlreadyUsed: a single-use record (code, refresh token, TOTP step,
+	// recovery code) was consumed before.
+	ErrAlreadyUsed = errors.New("store: already used")
+)
+
+// Store is everything a Gatehouse backend provides.
+type Store interface {
+	Users
+	Sessions
+	Throttle
+	Clients
+	Consents
+	Grants
+	AuthCodes
+	Tokens
+	PATs
+	APIKeys
+
+	// Ping reports whether the database is reachable (used by /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the database handles.
+	Close() error
+}
+
+// ---------------------------------------------------------------- users
+
+// User is an end-user account.
+type User struct {
+	ID           string
+	Email        string // normalised (trimmed, lower-cased); unique
+	Name         string
+	PasswordHash string // argon2id PHC string; never the password
+	Admin        bool
+	Disabled     bool
+	// TOTPSecret is the AEAD-sealed TOTP seed ("" when none is set).
+	TOTPSecret string
+	// TOTPEnabled is true once enrolment was confirmed with a first code.
+	TOTPEnabled bool
+	// CredentialsChangedAt moves forward when the password changes or the
+	// account is disabled; PATs and sessions created before it are dead.
+	CredentialsChangedAt time.Time
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+// Users persists accounts, their second factors and recovery codes.
+type Users interface {
+	// CreateUser inserts u; ErrConflict when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	// UpdatePassword stores a new hash. When rotate is true (a real change,
+	// not a transparent rehash) CredentialsChangedAt is set to at.
+	UpdatePassword(ctx context.Context, userID, hash string, rotate bool, at time.Time) error
+	SetDisabled(ctx context.Context, userID string, disabled bool, at time.Time) error
+	// SetTOTP stores the sealed seed and whether it is enabled; an empty
+	// secret with enabled=false removes two-factor.
+	SetTOTP(ctx context.Context, userID, sealedSecret string, enabled bool, at time.Time) error
+	// UseTOTPStep records that the code of time step `step` was accepted for
+	// the user; ErrAlreadyUsed when it was before (unique (user, step)).
+	UseTOTPStep(ctx context.Context, userID string, step int64, at time.Time) error
+	// ReplaceRecoveryCodes deletes the user's codes and stores these hashes.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// UseRecoveryCode consumes one unused code with this hash; ErrNotFound
+	// when there is none (unknown or already used).
+	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) error
+	// CountRecoveryCodes returns how many unused codes remain.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+}
+
+// ---------------------------------------------------------------- sessions
+
+// Session is a signed-in browser. The cookie carries a random value; only its
+// keyed hash is stored (ID).
+type Session struct {
+	ID         string // keyed hash of the cookie value
+	UserID     string
+	CSRFSecret string // per-session secret that CSRF tokens are derived from
+	// MFAPending marks a session whose password was right but whose second
+	// factor is still owed; it authenticates nothing else.
+	MFAPending bool
+	UserAgent  string
+	IP         string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute expiry
+}
+
+// Sessions persists browser sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// TouchSession moves LastSeenAt (callers throttle how often).
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// CompleteMFA clears MFAPending.
+	CompleteMFA(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every session of the user except exceptID ("" for all).
+	DeleteUserSessions(ctx context.Context, userID, exceptID string) error
+	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+	// DeleteExpiredSessions removes sessions whose absolute expiry is before now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+}
+
+// ---------------------------------------------------------------- throttle
+
+// Throttle counts failed attempts per key (e.g. "acct:<email>", "ip:<addr>")
+// in the database, so lockouts hold across replicas.
+type Throttle interface {
+	// RecordFailure adds one failure at `at`. Failures older than `window`
+	// restart the count. It returns the count including this one.
+	RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
+	// Failures returns the current count and the time of the last failure
+	// (zero count when none within window).
+	Failures(ctx context.Context, key string, now time.Time, window time.Duration) (count int, last time.Time, err error)
+	ClearFailures(ctx context.Context, key string) error
+}
+
+// ---------------------------------------------------------------- clients
+
+// Client types (RFC 6749 §2.1).
+const (
+	ClientConfidential = "confidential"
+	ClientPublic       = "public"
+)
+
+// Client statuses. The portal adds the review workflow on top.
+const (
+	ClientPending  = "pending"
+	ClientActive   = "active"
+	ClientDisabled = "disabled"
+)
+
+// Client is a registered OAuth 2.0 application.
+type Client struct {
+	ID           string
+	Name         string
+	Description  string
+	OwnerID      string // user who owns the app; client_credentials tokens act as them
+	Type         string // ClientConfidential or ClientPublic
+	RedirectURIs []string
+	GrantTypes   []string // authorization_code, refresh_token, client_credentials, implicit
+	Scopes       []string // scopes the client may request
+	Status       string
+	// AccessTTL and RefreshTTL override the server defaults when non-zero.
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ClientSecret is one of a client's secrets (several allow rotation).
+type ClientSecret struct {
+	ID        string
+	ClientID  string
+	Hash      string // keyed hash; the secret is shown once at creation
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+}
+
+// Clients persists OAuth clients and their secrets.
+type Clients interface {
+	// CreateClient inserts c with its initial secrets in one transaction.
+	CreateClient(ctx context.Context, c *Client, secrets []ClientSecret) error
+	ClientByID(ctx context.Context, id string) (*Client, error)
+	// ListClients lists all clients, or those of ownerID when it is not "".
+	ListClients(ctx context.Context, ownerID string) ([]Client, error)
+	UpdateClient(ctx context.Context, c *Client) error
+	SetClientStatus(ctx context.Context, id, status string, at time.Time) error
+	// DeleteClient removes the client and, by cascade, its secrets, grants,
+	// codes, tokens, consents and API keys.
+	DeleteClient(ctx context.Context, id string) error
+	AddClientSecret(ctx context.Context, s *ClientSecret) error
+	ClientSecrets(ctx context.Context, clientID string) ([]ClientSecret, error)
+	DeleteClientSecret(ctx context.Context, clientID, secretID string) error
+}
+
+// ---------------------------------------------------------------- consents
+
+// Consent remembers that a user allowed a client a set of scopes, so a
+// later request for the same or fewer scopes skips the consent page.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Consents persists remembered consent.
+type Consents interface {
+	// UpsertConsent stores c, replacing the scopes of an existing consent.
+	UpsertConsent(ctx context.Context, c *Consent) error
+	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent forgets the consent AND revokes every grant (and so every
+	// token) of that user for that client, in one transaction.
+	DeleteConsent(ctx context.Context, userID, clientID string, at time.Time) error
+}
+
+// ---------------------------------------------------------------- grants
+
+// Grant is a token family: one authorization (a code redemption chain, or a
+// client_credentials issuance). Every token carries its grant id; revoking the
+// grant kills every token of the family, including ones minted a moment later.
+type Grant struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+// Grants persists token families.
+type Grants interface {
+	CreateGrant(ctx context.Context, g *Grant) error
+	GrantByID(ctx context.Context, id string) (*Grant, error)
+	// RevokeGrant marks the grant revoked (idempotent).
+	RevokeGrant(ctx context.Context, id string, at time.Time) error
+}
+
+// ---------------------------------------------------------------- codes
+
+// AuthCode is an authorization code (RFC 6749 §4.1.2), stored by keyed hash.
+type AuthCode struct {
+	Hash                string
+	GrantID             string
+	ClientID            string
+	UserID              string
+	RedirectURI         string // as sent in the authorization request ("" if omitted)
+	Scopes              []string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Nonce               string
+	AuthTime            time.Time
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	ConsumedAt          *time.Time
+}
+
+// AuthCodes persists authorization codes.
+type AuthCodes interface {
+	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// ConsumeAuthCode marks the code used with one conditional UPDATE and
+	// returns it. A code used before returns the record AND ErrAlreadyUsed (so
+	// the caller can revoke its grant); an unknown code returns ErrNotFound.
+	// Expiry is the caller's to check.
+	ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*AuthCode, error)
+}
+
+// ---------------------------------------------------------------- tokens
+
+// Token kinds.
+const (
+	TokenAccess  = "access"
+	TokenRefresh = "refresh"
+)
+
+// Token is an opaque OAuth access or refresh token, stored by keyed hash.
+type Token struct {
+	Hash       string
+	ID         string // public identifier (logs, audit, jti)
+	Kind       string // TokenAccess or TokenRefresh
+	GrantID    string
+	ClientID   string
+	UserID     string
+	Scopes     []string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt *time.Time // refresh tokens: rotated
+	RevokedAt  *time.Time
+}
+
+// TokenInfo is a token with what validation needs from its family, client and
+// user, read in one indexed lookup.
+type TokenInfo struct {
+	Token
+	GrantRevoked bool
+	ClientStatus string
+	UserDisabled bool
+	// UserCredentialsChangedAt: see User.CredentialsChangedAt.
+	UserCredentialsChangedAt time.Time
+}
+
+// Tokens persists access and refresh tokens.
+type Tokens interface {
+	// CreateTokens inserts the tokens in one transaction.
+	CreateTokens(ctx context.Context, tokens ...*Token) error
+	// TokenByHash returns the token joined with grant, client and user state.
+	TokenByHash(ctx context.Context, hash string) (*TokenInfo, error)
+	// RotateRefreshToken consumes the refresh token `hash` (conditional
+	// UPDATE) and inserts `next` in the same transaction. When the token was
+	// consumed before it returns the old token AND ErrAlreadyUsed, inserting
+	// nothing; unknown → ErrNotFound.
+	RotateRefreshToken(ctx context.Context, hash string, at time.Time, next ...*Token) (*Token, error)
+	// RevokeToken revokes one token. When it is a refresh token its whole
+	// grant is revoked too (RFC 7009 §2.1: the server SHOULD also invalidate
+	// all access tokens based on the same authorization grant). Returns the
+	// token, or ErrNotFound when unknown.
+	RevokeToken(ctx context.Context, hash string, at time.Time) (*Token, error)
+	// DeleteExpiredTokens removes tokens expired before `before`.
+	DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ---------------------------------------------------------------- PATs
+
+// PAT is a personal access token (seed 004), stored by keyed hash.
+type PAT struct {
+	ID          string
+	UserID      string
+	Description string
+	Hash        string
+	Scopes      []string
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time
+	LastUsedAt  *time.Time
+	RevokedAt   *time.Time
+}
+
+// PATInfo is a PAT with the owner state validation needs.
+type PATInfo struct {
+	PAT
+	UserDisabled             bool
+	UserCredentialsChangedAt time.Time
+}
+
+// PATs persists personal access tokens.
+type PATs interface {
+	CreatePAT(ctx context.Context, p *PAT) error
+	PATByHash(ctx context.Context, hash string) (*PATInfo, error)
+	// ListPATs lists the user's PATs that are not revoked, newest first.
+	ListPATs(ctx context.Context, userID string) ([]PAT, error)
+	// RevokePAT revokes the user's PAT id; ErrNotFound when it is not theirs.
+	RevokePAT(ctx context.Context, userID, id string, at time.Time) error
+	// RevokePATByHash revokes whatever PAT has this hash (leak response).
+	RevokePATByHash(ctx context.Context, hash string, at time.Time) error
+	// TouchPATs records last use for many PATs in one transaction (batched
+	// off the request path).
+	TouchPATs(ctx context.Context, lastUsed map[string]time.Time) error
+}
+
+// ---------------------------------------------------------------- API keys
+
+// APIKey is an app's key for server-to-server calls (seed 000).
+type APIKey struct {
+	ID           string
+	ClientID     string
+	Name         string
+	Hash         string
+	Scopes       []string
+	AllowedCIDRs []string // empty: any address
+	CreatedBy    string   // user id
+	CreatedAt    time.Time
+	ExpiresAt    *time.Time
+	LastUsedAt   *time.Time
+	RevokedAt    *time.Time
+}
+
+// APIKeyInfo is a key with its client's state.
+type APIKeyInfo struct {
+	APIKey
+	ClientStatus  string
+	ClientOwnerID string
+}
+
+// APIKeys persists API keys.
+type APIKeys interface {
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	APIKeyByHash(ctx context.Context, hash string) (*APIKeyInfo, error)
+	// ListAPIKeys lists the client's keys that are not revoked, newest first.
+	ListAPIKeys(ctx context.Context, clientID string) ([]APIKey, error)
+	// RevokeAPIKey revokes the client's key id; ErrNotFound when not theirs.
+	RevokeAPIKey(ctx context.Context, clientID, id string, at time.Time) error
+	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
+	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+}
