@@ -1,0 +1,188 @@
+// Package app assembles one Gatehouse process from its configuration: master
+// key, store, services and HTTP areas. The serve command and every admin
+// command open the same App, so they share configuration and behaviour.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store/backend"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+// SchemaMode says what Open does about the database schema version.
+type SchemaMode int
+
+const (
+	// ServeSchema applies the `migrate` setting: auto migrates SQLite and
+	// refuses an unmigrated PostgreSQL; always migrates; never refuses.
+	ServeSchema SchemaMode = iota
+	// CheckSchema is for admin commands: the same policy as serve.
+	CheckSchema
+	// NoSchemaCheck is for the migrate command itself.
+	NoSchemaCheck
+)
+
+// App is one assembled Gatehouse process.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    *sqlstore.Store
+	Box      *secret.Box
+	Hasher   *credential.Hasher
+	Now      func() time.Time
+	Rand     io.Reader
+	Registry *prometheus.Registry
+	Issuer   *url.URL
+
+	// services (wiring: add each area's service here and build it in Open)
+	Identity      *identity.Service    // accounts, passwords, two-factor, sessions
+	Authn         *authn.Authenticator // API authentication (Basic + OTP-Token, bearer dispatch)
+	Accounts      *web.Handler         // account pages; Render/CSRF/CurrentUser for other pages
+	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
+	tokenServices                      // PATs, API keys, leak revocation (issue 5)
+}
+
+// Open builds the App: it loads (or, for SQLite development setups,
+// generates) the master key, opens the store and checks its schema.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaMode) (*App, error) {
+	key, err := secret.LoadMasterKey(cfg.MasterKey, cfg.MasterKeyFile, !cfg.IsPostgres(), log)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key, rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := secret.Derive(key, "credential-pepper-v1")
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := credential.NewHasher(pepper)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	st, err := backend.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	a := &App{
+		Config: cfg, Log: log, Store: st, Box: box, Hasher: hasher,
+		Now: time.Now, Rand: rand.Reader, Registry: prometheus.NewRegistry(), Issuer: issuer,
+	}
+	if mode != NoSchemaCheck {
+		if err := a.ensureSchema(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.buildServices(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) ensureSchema(ctx context.Context) error {
+	cur, latest, err := a.Store.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if cur > latest {
+		return fmt.Errorf("the database schema (version %d) is newer than this gatehouse supports (%d): run a newer gatehouse", cur, latest)
+	}
+	if cur == latest {
+		return nil
+	}
+	migrate := a.Config.Migrate == "always" || (a.Config.Migrate == "auto" && !a.Config.IsPostgres())
+	if !migrate {
+		return fmt.Errorf("the database schema is at version %d but this gatehouse needs %d: run `gatehouse migrate up` (or set migrate=always)", cur, latest)
+	}
+	a.Log.Info("migrating database", "from", cur, "to", latest, "dialect", a.Store.Dialect())
+	return a.Store.MigrateUp(ctx)
+}
+
+// buildServices constructs the domain services from the App's dependencies.
+func (a *App) buildServices() error {
+	// wiring: services
+	if err := a.buildAccounts(); err != nil {
+		return err
+	}
+	if err := a.buildOAuth(); err != nil {
+		return err
+	}
+	if err := a.buildTokens(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Handler returns the HTTP handler with every area mounted.
+func (a *App) Handler(version string) http.Handler {
+	areas := []server.Area{
+		// wiring: areas
+		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
+		a.oauthArea(),
+	}
+	areas = append(areas, a.tokenAreas()...)
+	return server.New(server.Options{
+		Log: a.Log, DB: a.Store, Registry: a.Registry,
+		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
+		HTTPS: a.Issuer.Scheme == "https", Version: version,
+		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
+	}, areas...)
+}
+
+// RunBackground runs periodic housekeeping (expired rows, batched last-use
+// stamps) until ctx ends.
+func (a *App) RunBackground(ctx context.Context) {
+	a.runTokenFlushers(ctx)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := a.Now()
+			if _, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+				a.Log.Warn("housekeeping: sessions", "err", err)
+			}
+			// Keep expired tokens a day so introspection of a just-expired
+			// token still says inactive for the right reason in logs.
+			if _, err := a.Store.DeleteExpiredTokens(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("housekeeping: tokens", "err", err)
+			}
+		}
+	}
+}
+
+// Close writes buffered last-use stamps and releases the store.
+func (a *App) Close() error {
+	a.flushTokens()
+	return a.Store.Close()
+}

@@ -1,0 +1,27 @@
+package app
+
+import (
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/oauth"
+)
+
+// buildOAuth wires issue 4: the OAuth 2.0 authorization server. Its access
+// tokens are accepted as bearer tokens by the API (a.Authn), and its pages
+// (consent, errors, authorized apps) are drawn by the account pages.
+func (a *App) buildOAuth() error {
+	var err error
+	a.OAuth, err = oauth.NewService(oauth.Options{
+		Issuer: a.Config.Issuer, Store: a.Store, Hasher: a.Hasher, Clock: a.Now, Random: a.Rand, Logger: a.Log,
+		AccessTokenTTL: a.Config.AccessTokenTTL, RefreshTokenTTL: a.Config.RefreshTokenTTL,
+	})
+	if err != nil {
+		return err
+	}
+	a.Authn.RegisterBearer(credential.AccessToken, a.OAuth)
+	return nil
+}
+
+// oauthArea is the OAuth endpoints and the authorized-apps pages.
+func (a *App) oauthArea() *oauth.Handler {
+	return oauth.NewHandler(a.OAuth, a.Accounts.OAuthUI(), a.Log)
+}

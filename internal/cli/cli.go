@@ -1,0 +1,161 @@
+// Package cli is Gatehouse's command line: a table of subcommands ("serve",
+// "migrate up", "user create", …), each parsing its own flags plus the shared
+// configuration flags, so admin commands read the same configuration as the
+// server and work directly on the database whether or not a server runs.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+// Version is the release version, overridden at build time with
+// -ldflags "-X github.com/gatehouse/gatehouse/internal/cli.Version=v1.2.3".
+var Version = "0.1.0-dev"
+
+// Env is what a command runs with: standard streams and the environment.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+
+	cfgFlags *config.Flags
+	output   *string
+}
+
+// Command is one subcommand. Path is its words ("user create").
+type Command struct {
+	Path    string
+	Args    string // usage after the flags, e.g. "EMAIL"
+	Summary string
+	Run     func(ctx context.Context, env *Env, args []string) error
+}
+
+// commands is the table. Each area contributes its own slice.
+func commands() []Command {
+	var cmds []Command
+	cmds = append(cmds, coreCommands()...)
+	cmds = append(cmds, userCommands()...)
+	cmds = append(cmds, clientCommands()...)
+	cmds = append(cmds, apikeyCommands()...)
+	cmds = append(cmds, benchCommands()...)
+	return cmds
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, env *Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	cmds := commands()
+	// Longest matching path wins: "user create" before "user".
+	sort.Slice(cmds, func(i, j int) bool { return len(cmds[i].Path) > len(cmds[j].Path) })
+	joined := strings.Join(args, " ")
+	for _, c := range cmds {
+		if joined == c.Path || strings.HasPrefix(joined, c.Path+" ") {
+			rest := args[len(strings.Fields(c.Path)):]
+			if err := c.Run(ctx, env, rest); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 0
+				}
+				fmt.Fprintf(env.Stderr, "gatehouse %s: %v\n", c.Path, err)
+				return 1
+			}
+			return 0
+		}
+	}
+	usage(env.Stderr, cmds)
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "\nunknown command %q\n", joined)
+	return 2
+}
+
+func usage(w io.Writer, cmds []Command) {
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Path < cmds[j].Path })
+	fmt.Fprintln(w, "Gatehouse — OAuth 2.0, accounts, tokens and API keys for your API.\n\nUsage: gatehouse COMMAND [flags]\n\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-18s %s\n", c.Path, c.Summary)
+	}
+	fmt.Fprintln(w, "\nEvery command accepts the configuration flags (gatehouse COMMAND -h lists them);\nsettings also come from GATEHOUSE_* variables and a YAML file (--config).")
+}
+
+// FlagSet returns a flag set for the command with the configuration flags
+// registered; Parse it with env.Parse.
+func (env *Env) FlagSet(c string) *flag.FlagSet {
+	fs := flag.NewFlagSet("gatehouse "+c, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	env.cfgFlags = config.RegisterFlags(fs)
+	return fs
+}
+
+// OutputFlag adds --output text|json to fs, for commands that create or list.
+func (env *Env) OutputFlag(fs *flag.FlagSet) {
+	env.output = fs.String("output", "text", "text | json")
+}
+
+// Parse parses args and rejects stray positional arguments beyond want.
+func (env *Env) Parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != want {
+		return nil, fmt.Errorf("expected %d argument(s), got %d (%s)", want, fs.NArg(), strings.Join(fs.Args(), " "))
+	}
+	if env.output != nil && *env.output != "text" && *env.output != "json" {
+		return nil, fmt.Errorf("--output must be text or json")
+	}
+	return fs.Args(), nil
+}
+
+// Config loads the configuration from defaults, file, environment and flags.
+func (env *Env) Config() (config.Config, error) {
+	return config.Load(env.cfgFlags, env.Getenv)
+}
+
+// Logger builds the process logger from the configuration (to stderr).
+func (env *Env) Logger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(env.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+}
+
+// OpenApp loads the configuration and opens the application for an admin
+// command (quiet logs: warnings and errors only).
+func (env *Env) OpenApp(ctx context.Context) (*app.App, error) {
+	cfg, err := env.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LogLevel == "info" || cfg.LogLevel == "debug" {
+		cfg.LogLevel = "warn"
+	}
+	return app.Open(ctx, cfg, env.Logger(cfg), app.CheckSchema)
+}
+
+// Print writes v as JSON with --output json, or calls text otherwise.
+func (env *Env) Print(v any, text func(w io.Writer)) error {
+	if env.output != nil && *env.output == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(env.Stdout)
+	return nil
+}

@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/server"
+)
+
+func coreCommands() []Command {
+	return []Command{
+		{Path: "serve", Summary: "run the HTTP server", Run: runServe},
+		{Path: "migrate up", Summary: "apply pending database migrations", Run: runMigrateUp},
+		{Path: "migrate status", Summary: "show the database schema version", Run: runMigrateStatus},
+		{Path: "version", Summary: "print the version", Run: func(ctx context.Context, env *Env, args []string) error {
+			fmt.Fprintln(env.Stdout, "gatehouse", Version)
+			return nil
+		}},
+		{Path: "config", Summary: "print the settings table (Markdown)", Run: runConfigTable},
+	}
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := env.FlagSet("serve")
+	if _, err := env.Parse(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	log := env.Logger(cfg)
+	a, err := app.Open(ctx, cfg, log, app.ServeSchema)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	go a.RunBackground(ctx)
+	log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", a.Store.Dialect(), "version", Version)
+	return server.Run(ctx, ln, a.Handler(Version), log, cfg.ShutdownTimeout, cfg.TLSCert, cfg.TLSKey)
+}
+
+type schemaStatus struct {
+	Dialect string `json:"dialect"`
+	Current int64  `json:"current"`
+	Latest  int64  `json:"latest"`
+}
+
+func runMigrateUp(ctx context.Context, env *Env, args []string) error {
+	return migrate(ctx, env, args, true)
+}
+
+func runMigrateStatus(ctx context.Context, env *Env, args []string) error {
+	return migrate(ctx, env, args, false)
+}
+
+func migrate(ctx context.Context, env *Env, args []string, up bool) error {
+	fs := env.FlagSet("migrate")
+	env.OutputFlag(fs)
+	if _, err := env.Parse(fs, args, 0); err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg, env.Logger(cfg), app.NoSchemaCheck)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if up {
+		if err := a.Store.MigrateUp(ctx); err != nil {
+			return err
+		}
+	}
+	cur, latest, err := a.Store.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	st := schemaStatus{Dialect: a.Store.Dialect(), Current: cur, Latest: latest}
+	return env.Print(st, func(w io.Writer) {
+		state := "up to date"
+		if cur < latest {
+			state = "pending migrations: run `gatehouse migrate up`"
+		} else if cur > latest {
+			state = "NEWER than this binary"
+		}
+		fmt.Fprintf(w, "%s schema version %d of %d (%s)\n", st.Dialect, cur, latest, state)
+	})
+}
+
+func runConfigTable(ctx context.Context, env *Env, args []string) error {
+	fmt.Fprint(env.Stdout, configTable())
+	return nil
+}

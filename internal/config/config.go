@@ -1,0 +1,319 @@
+// Package config loads Gatehouse's settings from, in increasing precedence,
+// built-in defaults, an optional YAML file, GATEHOUSE_* environment variables
+// and command-line flags, and validates them. Every setting is declared once,
+// in the settings table below, which also generates the README's table.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the validated configuration of one Gatehouse process.
+type Config struct {
+	Addr          string
+	Database      string
+	Issuer        string
+	ConfigFile    string
+	MasterKey     string // base64; GATEHOUSE_MASTER_KEY only (never a flag: it would show in ps)
+	MasterKeyFile string
+	TLSCert       string
+	TLSKey        string
+	LogLevel      string
+	LogFormat     string
+	AccessLog     bool
+	Migrate       string // auto | always | never
+
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	SessionIdleTTL  time.Duration
+	SessionMaxTTL   time.Duration
+	BasicAuth       string // all | credentials
+
+	Argon2MemoryKiB uint32
+	Argon2Time      uint32
+	Argon2Threads   uint8
+}
+
+// setting is one row of the settings table.
+type setting struct {
+	key, def, help string
+	flag           bool // also settable as --key (with _ → -)
+	set            func(c *Config, v string) error
+}
+
+func str(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func dur(p func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*p(c) = d
+		return nil
+	}
+}
+
+func boolean(p func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		*p(c) = b
+		return err
+	}
+}
+
+func uint32v(p func(*Config) *uint32) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		*p(c) = uint32(n)
+		return err
+	}
+}
+
+var settings = []setting{
+	{"config", "", "YAML file with any of these settings (keys as in the first column)", true, str(func(c *Config) *string { return &c.ConfigFile })},
+	{"addr", "127.0.0.1:8080", "listen address", true, str(func(c *Config) *string { return &c.Addr })},
+	{"database", "gatehouse.db", "SQLite file path, or a postgres:// URL", true, str(func(c *Config) *string { return &c.Database })},
+	{"issuer", "http://<addr>", "public base URL; must be https:// unless its host is loopback", true, str(func(c *Config) *string { return &c.Issuer })},
+	{"master_key", "", "base64 32-byte key that seals recoverable secrets (environment only: GATEHOUSE_MASTER_KEY)", false, str(func(c *Config) *string { return &c.MasterKey })},
+	{"master_key_file", "<database dir>/gatehouse.key", "file holding the master key; generated (0600) on first start with SQLite only", true, str(func(c *Config) *string { return &c.MasterKeyFile })},
+	{"tls_cert", "", "PEM certificate: serve TLS directly", true, str(func(c *Config) *string { return &c.TLSCert })},
+	{"tls_key", "", "PEM private key for tls_cert", true, str(func(c *Config) *string { return &c.TLSKey })},
+	{"log_level", "info", "debug | info | warn | error", true, str(func(c *Config) *string { return &c.LogLevel })},
+	{"log_format", "json", "json | text", true, str(func(c *Config) *string { return &c.LogFormat })},
+	{"access_log", "true", "log one line per HTTP request", true, boolean(func(c *Config) *bool { return &c.AccessLog })},
+	{"migrate", "auto", "auto (migrate on start for SQLite, refuse unmigrated PostgreSQL) | always | never", true, str(func(c *Config) *string { return &c.Migrate })},
+	{"max_body_bytes", "1048576", "largest request body accepted", true, func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		c.MaxBodyBytes = n
+		return err
+	}},
+	{"shutdown_timeout", "30s", "how long in-flight requests may finish after SIGTERM", true, dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"access_token_ttl", "1h", "default access token lifetime", true, dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
+	{"refresh_token_ttl", "720h", "refresh token lifetime, renewed on each rotation (sliding)", true, dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"session_idle_ttl", "12h", "browser session ends after this long unused", true, dur(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
+	{"session_max_ttl", "168h", "browser session ends this long after sign-in, used or not", true, dur(func(c *Config) *time.Duration { return &c.SessionMaxTTL })},
+	{"basic_auth", "all", "where HTTP Basic email:password is accepted on the API: all | credentials (token-management routes only)", true, str(func(c *Config) *string { return &c.BasicAuth })},
+	{"argon2_memory_kib", "19456", "argon2id memory per password hash (OWASP: 19 MiB)", true, uint32v(func(c *Config) *uint32 { return &c.Argon2MemoryKiB })},
+	{"argon2_time", "2", "argon2id iterations (OWASP: 2)", true, uint32v(func(c *Config) *uint32 { return &c.Argon2Time })},
+	{"argon2_threads", "1", "argon2id parallelism (OWASP: 1)", true, func(c *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 8)
+		c.Argon2Threads = uint8(n)
+		return err
+	}},
+}
+
+// EnvName is the environment variable of a setting key.
+func EnvName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// Flags holds the flag values registered on a FlagSet, read back by Load.
+type Flags struct {
+	fs   *flag.FlagSet
+	vals map[string]*string
+}
+
+// RegisterFlags adds every flag-settable setting to fs.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs, vals: map[string]*string{}}
+	for _, s := range settings {
+		if s.flag {
+			f.vals[s.key] = fs.String(flagName(s.key), "", s.help+" (default "+s.def+")")
+		}
+	}
+	return f
+}
+
+// Load builds the configuration: defaults, then the YAML file, then the
+// environment (getenv, normally os.Getenv), then flags explicitly set on the
+// command line. It returns every problem found, joined.
+func Load(f *Flags, getenv func(string) string) (Config, error) {
+	explicit := map[string]string{}
+	if f != nil {
+		f.fs.Visit(func(fl *flag.Flag) {
+			explicit[strings.ReplaceAll(fl.Name, "-", "_")] = fl.Value.String()
+		})
+	}
+	lookup := func(key string) (string, bool) {
+		if v, ok := explicit[key]; ok {
+			return v, true
+		}
+		if v := getenv(EnvName(key)); v != "" {
+			return v, true
+		}
+		return "", false
+	}
+
+	fileVals := map[string]string{}
+	var errs []error
+	if path, ok := lookup("config"); ok {
+		vals, err := readFile(path)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		fileVals = vals
+	}
+
+	var c Config
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.key] = true
+		v, ok := lookup(s.key)
+		if !ok {
+			v, ok = fileVals[s.key]
+		}
+		if !ok {
+			if strings.HasPrefix(s.def, "<") || strings.HasPrefix(s.def, "http://<") {
+				continue // derived below
+			}
+			v = s.def
+		}
+		if err := s.set(&c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid value %q: %v", s.key, v, err))
+		}
+	}
+	for k := range fileVals {
+		if !known[k] || k == "master_key" {
+			errs = append(errs, fmt.Errorf("%s: unknown setting %q", c.ConfigFile, k))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	c.derive()
+	return c, c.Validate()
+}
+
+func readFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	raw := map[string]any{}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		out[k] = fmt.Sprint(v)
+	}
+	return out, nil
+}
+
+// IsPostgres reports whether the database setting names PostgreSQL.
+func (c *Config) IsPostgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
+}
+
+// derive fills the settings whose defaults depend on others.
+func (c *Config) derive() {
+	if c.Issuer == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		c.Issuer = scheme + "://" + c.Addr
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.MasterKeyFile == "" && !c.IsPostgres() {
+		c.MasterKeyFile = filepath.Join(filepath.Dir(c.Database), "gatehouse.key")
+	}
+}
+
+// Validate returns every problem with c, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("addr %q: %v", c.Addr, err)
+	}
+	if c.Database == "" {
+		bad("database must be set")
+	}
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		bad("issuer %q must be an absolute http(s) URL", c.Issuer)
+	case u.RawQuery != "" || u.Fragment != "":
+		// RFC 8414 §2: the issuer has no query or fragment components.
+		bad("issuer %q must not have a query or fragment (RFC 8414 §2)", c.Issuer)
+	case u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		bad("issuer %q: HTTPS everywhere — a non-loopback issuer must be https:// (serve TLS with --tls-cert/--tls-key or behind a TLS proxy)", c.Issuer)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert and tls_key must be set together")
+	}
+	oneOf := func(key, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad("%s %q: must be one of %s", key, v, strings.Join(allowed, ", "))
+	}
+	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf("log_format", c.LogFormat, "json", "text")
+	oneOf("migrate", c.Migrate, "auto", "always", "never")
+	oneOf("basic_auth", c.BasicAuth, "all", "credentials")
+	for key, d := range map[string]time.Duration{
+		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL,
+		"session_idle_ttl": c.SessionIdleTTL, "session_max_ttl": c.SessionMaxTTL, "shutdown_timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad("%s must be positive", key)
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		bad("max_body_bytes must be at least 1024")
+	}
+	if c.Argon2MemoryKiB < 8*1024 || c.Argon2Time < 1 || c.Argon2Threads < 1 {
+		bad("argon2 parameters below the safe minimum (memory ≥ 8192 KiB, time ≥ 1, threads ≥ 1)")
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopbackHost reports whether host (no port) is a loopback name or address.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// MarkdownTable renders the settings table for the README.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| setting (YAML key) | flag | environment | default | meaning |\n|---|---|---|---|---|\n")
+	for _, s := range settings {
+		fl := "—"
+		if s.flag {
+			fl = "`--" + flagName(s.key) + "`"
+		}
+		def := s.def
+		if def == "" {
+			def = "—"
+		} else {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", s.key, fl, EnvName(s.key), def, s.help)
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(f, func(k string) string { return env[k] })
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.Database != "gatehouse.db" || c.Issuer != "http://127.0.0.1:8080" {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if c.MasterKeyFile != "gatehouse.key" || c.AccessTokenTTL != time.Hour || c.BasicAuth != "all" {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "g.yaml")
+	os.WriteFile(file, []byte("addr: 127.0.0.1:7000\nlog_level: warn\naccess_token_ttl: 5m\n"), 0o600)
+	env := map[string]string{"GATEHOUSE_CONFIG": file, "GATEHOUSE_ADDR": "127.0.0.1:7001", "GATEHOUSE_LOG_LEVEL": "error"}
+	c, err := load(t, []string{"--addr", "127.0.0.1:7002"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7002" {
+		t.Errorf("flag lost: addr = %s", c.Addr)
+	}
+	if c.LogLevel != "error" {
+		t.Errorf("env lost to file: log_level = %s", c.LogLevel)
+	}
+	if c.AccessTokenTTL != 5*time.Minute {
+		t.Errorf("file ignored: access_token_ttl = %s", c.AccessTokenTTL)
+	}
+	if c.Issuer != "http://127.0.0.1:7002" {
+		t.Errorf("issuer not derived from addr: %s", c.Issuer)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	_, err := load(t, []string{"--issuer", "http://auth.example.com", "--log-level", "loud", "--tls-cert", "x.pem", "--access-token-ttl", "-1s"}, nil)
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, want := range []string{"HTTPS everywhere", "log_level", "tls_cert and tls_key", "access_token_ttl"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestIssuerRules(t *testing.T) {
+	for issuer, ok := range map[string]bool{
+		"https://auth.example.com":  true,
+		"http://127.0.0.1:9000":     true,
+		"http://[::1]:9000":         true,
+		"http://localhost:8080":     true,
+		"http://auth.example.com":   false,
+		"https://a.example.com?x=1": false,
+		"auth.example.com":          false,
+	} {
+		_, err := load(t, []string{"--issuer", issuer}, nil)
+		if (err == nil) != ok {
+			t.Errorf("issuer %s: err = %v, want ok=%v", issuer, err, ok)
+		}
+	}
+}
+
+func TestUnknownFileKeyRejected(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "g.yaml")
+	os.WriteFile(file, []byte("adr: 127.0.0.1:7000\n"), 0o600)
+	if _, err := load(t, []string{"--config", file}, nil); err == nil || !strings.Contains(err.Error(), "adr") {
+		t.Fatalf("typo in config file not reported: %v", err)
+	}
+}
+
+func TestPostgresNeedsExplicitKeyFile(t *testing.T) {
+	c, err := load(t, []string{"--database", "postgres://u@127.0.0.1/db"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IsPostgres() || c.MasterKeyFile != "" {
+		t.Fatalf("postgres config = %+v", c)
+	}
+}

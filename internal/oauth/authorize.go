@@ -1,0 +1,394 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Limits on free-form authorization request parameters.
+const (
+	maxStateLen = 1024
+	maxNonceLen = 512
+)
+
+// Prompt values (OpenID Connect Core §3.1.2.1), honoured for plain OAuth too.
+const (
+	PromptNone    = "none"
+	PromptLogin   = "login"
+	PromptConsent = "consent"
+)
+
+// AuthorizeRequest is an authorization request as received, before any check.
+type AuthorizeRequest struct {
+	ClientID            string
+	RedirectURI         string
+	ResponseType        string
+	Scope               string
+	ScopeSent           bool
+	State               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              string
+	Nonce               string
+	// Intention "signup" sends a signed-out user to sign-up instead of
+	// sign-in (seed 004).
+	Intention string
+	// Repeated lists the parameters that appeared more than once. RFC 6749
+	// §3.1: "Request and response parameters MUST NOT be included more than
+	// once."
+	Repeated []string
+}
+
+// authorizeParams are the parameters ParseAuthorizeRequest reads.
+var authorizeParams = []string{
+	"client_id", "redirect_uri", "response_type", "scope", "state",
+	"code_challenge", "code_challenge_method", "prompt", "nonce", "intention",
+}
+
+// ParseAuthorizeRequest reads an authorization request from query or form
+// values.
+func ParseAuthorizeRequest(v url.Values) AuthorizeRequest {
+	r := AuthorizeRequest{
+		ClientID: v.Get("client_id"), RedirectURI: v.Get("redirect_uri"), ResponseType: v.Get("response_type"),
+		Scope: v.Get("scope"), State: v.Get("state"), CodeChallenge: v.Get("code_challenge"),
+		CodeChallengeMethod: v.Get("code_challenge_method"), Prompt: v.Get("prompt"), Nonce: v.Get("nonce"),
+		Intention: v.Get("intention"),
+	}
+	_, r.ScopeSent = v["scope"]
+	for _, p := range authorizeParams {
+		if len(v[p]) > 1 {
+			r.Repeated = append(r.Repeated, p)
+		}
+	}
+	return r
+}
+
+// Values returns the request as parameters again (the consent form carries
+// them back, and the sign-in page returns to them).
+func (r AuthorizeRequest) Values() url.Values {
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("client_id", r.ClientID)
+	set("redirect_uri", r.RedirectURI)
+	set("response_type", r.ResponseType)
+	if r.ScopeSent {
+		v.Set("scope", r.Scope)
+	}
+	set("state", r.State)
+	set("code_challenge", r.CodeChallenge)
+	set("code_challenge_method", r.CodeChallengeMethod)
+	set("prompt", r.Prompt)
+	set("nonce", r.Nonce)
+	set("intention", r.Intention)
+	return v
+}
+
+// Authorization is a validated authorization request.
+type Authorization struct {
+	Request AuthorizeRequest
+	Client  *store.Client
+	// RedirectURI is where the response goes (the requested URI, or the only
+	// registered one when the request named none).
+	RedirectURI string
+	Mode        ResponseMode
+	State       string
+	// Set only once the request is valid beyond client and redirect URI:
+	ResponseType        string
+	Scopes              []string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	Nonce               string
+	Signup              bool
+}
+
+// HasPrompt reports whether prompt value p was requested.
+func (a *Authorization) HasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
+
+// PageError is an authorization error that must NOT be redirected: RFC 6749
+// §4.1.2.1 "If the request fails due to a missing, invalid, or mismatching
+// redirection URI, or if the client identifier is missing or invalid, the
+// authorization server SHOULD inform the resource owner of the error and
+// MUST NOT automatically redirect the user-agent to the invalid redirection
+// URI." The handler shows an error page.
+type PageError struct{ Err *Error }
+
+func (e *PageError) Error() string { return e.Err.Error() }
+func (e *PageError) Unwrap() error { return e.Err }
+
+func pageError(e *Error) *PageError { return &PageError{Err: e} }
+
+// ValidateAuthorize checks an authorization request. It returns a
+// *PageError (show a page, never redirect) while the client and redirect URI
+// are not established; after that, the Authorization (with RedirectURI, Mode
+// and State set) comes back together with any *Error, which the handler
+// redirects to the client.
+func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (*Authorization, error) {
+	// 1. Client and redirect URI: errors here are shown, never redirected.
+	if slices.Contains(req.Repeated, "client_id") {
+		return nil, pageError(ErrInvalidRequest("client_id is included more than once"))
+	}
+	if req.ClientID == "" {
+		return nil, pageError(ErrInvalidRequest("client_id is missing"))
+	}
+	c, err := s.st.ClientByID(ctx, req.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The id is not echoed: the page must not display attacker-chosen text.
+		return nil, pageError(ErrInvalidClient("unknown client_id"))
+	}
+	if err != nil {
+		return nil, pageError(ErrServerError(err))
+	}
+	if c.Status != store.ClientActive {
+		// A pending (not yet reviewed) or disabled app must not obtain
+		// authorization, and its redirect URI is not trusted either.
+		return nil, pageError(ErrUnauthorizedClient("this application is %s and cannot ask for access", c.Status))
+	}
+	if slices.Contains(req.Repeated, "redirect_uri") {
+		return nil, pageError(ErrInvalidRequest("redirect_uri is included more than once"))
+	}
+	redirect, rerr := ResolveRedirectURI(c.RedirectURIs, req.RedirectURI)
+	if rerr != nil {
+		return nil, pageError(ErrInvalidRequest("%v", rerr))
+	}
+
+	// 2. From here on errors are redirected to the client.
+	a := &Authorization{Request: req, Client: c, RedirectURI: redirect, Mode: ModeQuery, State: req.State}
+	if req.ResponseType == "token" {
+		// RFC 6749 §4.2.2.1: implicit errors are added "to the fragment
+		// component of the redirection URI".
+		a.Mode = ModeFragment
+	}
+	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") {
+		a.State = ""
+	}
+	if len(req.Repeated) > 0 {
+		return a, ErrInvalidRequest("%s is included more than once (RFC 6749 §3.1)", strings.Join(req.Repeated, ", "))
+	}
+	switch req.ResponseType {
+	case "":
+		return a, ErrInvalidRequest("response_type is missing")
+	case "code":
+		if !hasGrantType(c, GrantAuthorizationCode) {
+			return a, ErrUnauthorizedClient("this client is not allowed the authorization code grant")
+		}
+	case "token":
+		if !hasGrantType(c, GrantImplicit) {
+			return a, ErrUnauthorizedClient("this client is not allowed the implicit grant (response_type=token)")
+		}
+	default:
+		return a, ErrUnsupportedResponseType("response_type %q is not supported; use code", req.ResponseType)
+	}
+	a.ResponseType = req.ResponseType
+	// Seed 004: state is required — "An unguessable, cryptographically
+	// secure random string used to protect against cross-site request
+	// forgery attacks."
+	if req.State == "" {
+		return a, ErrInvalidRequest("state is required: send an unguessable random value and check it on the redirect")
+	}
+	if len(req.State) > maxStateLen {
+		return a, ErrInvalidRequest("state is longer than %d characters", maxStateLen)
+	}
+	// RFC 6749 §3.3: "If the client omits the scope parameter when
+	// requesting authorization, the authorization server MUST either process
+	// the request using a pre-defined default value or fail the request
+	// indicating an invalid scope." We fail it: scope is required.
+	scopes, perr := ParseScope(req.Scope)
+	if perr != nil {
+		return a, ErrInvalidScope("%v", perr)
+	}
+	if len(scopes) == 0 {
+		return a, ErrInvalidScope("scope is required (space-separated, e.g. %q)", ScopeProfileRead)
+	}
+	if e := CheckScopes(scopes, c.Scopes); e != nil {
+		return a, e
+	}
+	a.Scopes = scopes
+	if req.ResponseType == "code" {
+		switch {
+		case req.CodeChallenge != "" || req.CodeChallengeMethod != "":
+			if err := ValidateCodeChallenge(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
+				return a, ErrInvalidRequest("%v (RFC 7636)", err)
+			}
+		case c.Type == store.ClientPublic:
+			// RFC 9700 §2.1.1: "public clients MUST use PKCE".
+			return a, ErrInvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256 (RFC 7636)")
+		}
+		a.CodeChallenge, a.CodeChallengeMethod = req.CodeChallenge, req.CodeChallengeMethod
+	}
+	prompt, perr2 := parsePrompt(req.Prompt)
+	if perr2 != nil {
+		return a, ErrInvalidRequest("%v", perr2)
+	}
+	a.Prompt = prompt
+	if len(req.Nonce) > maxNonceLen {
+		return a, ErrInvalidRequest("nonce is longer than %d characters", maxNonceLen)
+	}
+	a.Nonce = req.Nonce
+	a.Signup = req.Intention == "signup"
+	return a, nil
+}
+
+// parsePrompt splits prompt (OpenID Connect Core §3.1.2.1: "Space delimited,
+// case sensitive list of ASCII string values"). "If this parameter contains
+// none with any other value, an error is returned."
+func parsePrompt(s string) ([]string, error) {
+	var out []string
+	for p := range strings.FieldsSeq(s) {
+		switch p {
+		case PromptNone, PromptLogin, PromptConsent:
+		case "select_account":
+			continue // one account per browser: nothing to select
+		default:
+			return nil, fmt.Errorf("prompt %q is not supported (none, login, consent)", p)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	if slices.Contains(out, PromptNone) && len(out) > 1 {
+		return nil, errors.New("prompt=none cannot be combined with other values")
+	}
+	return out, nil
+}
+
+// NeedsLogin reports whether the user must (re)authenticate first:
+// prompt=login asks for a sign-in that is fresh. authTime is when the
+// session's user signed in.
+func (s *Service) NeedsLogin(a *Authorization, authTime time.Time) bool {
+	return a.HasPrompt(PromptLogin) && s.time().Sub(authTime) > s.loginAge
+}
+
+// NeedsConsent reports whether the consent page must be shown: always with
+// prompt=consent, otherwise unless the user already allowed this client at
+// least the requested scopes ("a later request for the same or fewer scopes
+// skips the page").
+func (s *Service) NeedsConsent(ctx context.Context, userID string, a *Authorization) (bool, error) {
+	if a.HasPrompt(PromptConsent) {
+		return true, nil
+	}
+	c, err := s.st.Consent(ctx, userID, a.Client.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !ScopeSubset(a.Scopes, c.Scopes), nil
+}
+
+// ConsentView is what the consent page shows about a request.
+type ConsentView struct {
+	ClientID, ClientName, ClientDescription string
+	OwnerName, OwnerEmail                   string
+	Scopes                                  []Scope
+	RedirectHost                            string
+	// Fields are the authorization request parameters the form posts back.
+	Fields url.Values
+}
+
+// DescribeConsent gathers what the consent page shows.
+func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*ConsentView, error) {
+	v := &ConsentView{
+		ClientID: a.Client.ID, ClientName: a.Client.Name, ClientDescription: a.Client.Description,
+		Scopes: DescribeScopes(a.Scopes), Fields: a.Request.Values(),
+	}
+	if u, err := url.Parse(a.RedirectURI); err == nil {
+		v.RedirectHost = u.Host
+	}
+	owner, err := s.st.UserByID(ctx, a.Client.OwnerID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if owner != nil {
+		v.OwnerName, v.OwnerEmail = owner.Name, owner.Email
+	}
+	return v, nil
+}
+
+// Approve records consent (when the user just gave it on the consent page)
+// and issues the authorization response: a code (response_type=code) or an
+// access token (response_type=token). It returns the URL to redirect the user
+// agent to. Every successful response carries iss — RFC 9207 §2: "Authorization
+// servers supporting this specification MUST provide their issuer identifier
+// to clients in the iss parameter in authorization responses".
+func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, authTime time.Time, consented bool) (string, error) {
+	now := s.time()
+	if consented {
+		scopes := a.Scopes
+		prev, err := s.st.Consent(ctx, userID, a.Client.ID)
+		switch {
+		case err == nil:
+			scopes = ScopeUnion(prev.Scopes, a.Scopes)
+		case !errors.Is(err, store.ErrNotFound):
+			return "", ErrServerError(err)
+		}
+		c := &store.Consent{UserID: userID, ClientID: a.Client.ID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}
+		if err := s.st.UpsertConsent(ctx, c); err != nil {
+			return "", ErrServerError(err)
+		}
+	}
+	grantID, err := s.newID()
+	if err != nil {
+		return "", ErrServerError(err)
+	}
+	g := &store.Grant{ID: grantID, ClientID: a.Client.ID, UserID: userID, Scopes: a.Scopes, CreatedAt: now}
+	if err := s.st.CreateGrant(ctx, g); err != nil {
+		return "", ErrServerError(err)
+	}
+	p := url.Values{}
+	switch a.ResponseType {
+	case "code":
+		// RFC 6749 §10.10: "The probability of an attacker guessing generated
+		// tokens (and other credentials not intended for handling by
+		// end-users) MUST be less than or equal to 2^(-128)" — codes carry
+		// 256 random bits.
+		code, hash, err := s.newSecret(credential.AuthCode)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		ac := &store.AuthCode{
+			Hash: hash, GrantID: grantID, ClientID: a.Client.ID, UserID: userID,
+			RedirectURI: a.Request.RedirectURI, Scopes: a.Scopes,
+			CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Nonce: a.Nonce,
+			AuthTime: authTime.UTC().Truncate(time.Millisecond), CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
+		}
+		if err := s.st.CreateAuthCode(ctx, ac); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("code", code)
+	case "token":
+		// RFC 6749 §4.2.2: "The authorization server MUST NOT issue a refresh
+		// token."
+		ttl := s.accessTTLFor(a.Client)
+		access, err := s.mint(credential.AccessToken, a.Client, userID, grantID, a.Scopes, now, ttl)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.st.CreateTokens(ctx, access.record); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("access_token", access.secret)
+		p.Set("token_type", "Bearer")
+		p.Set("expires_in", strconv.FormatInt(int64(ttl/time.Second), 10))
+		p.Set("scope", FormatScope(a.Scopes))
+	default:
+		return "", ErrServerError(fmt.Errorf("approve: response_type %q", a.ResponseType))
+	}
+	p.Set("state", a.State)
+	p.Set("iss", s.issuer)
+	return buildRedirect(a.RedirectURI, a.Mode, p), nil
+}

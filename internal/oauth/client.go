@@ -1,0 +1,291 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Limits on client registration.
+const (
+	MaxClientNameLen    = 100
+	MaxClientDescLen    = 1000
+	MaxRedirectURIs     = 20
+	MaxClientTokenTTL   = 366 * 24 * time.Hour
+	minClientAccessTTL  = time.Minute
+	minClientRefreshTTL = time.Hour
+)
+
+// GrantTypes lists every grant type a client can be registered for.
+func GrantTypes() []string {
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantImplicit}
+}
+
+// NewClient is a client registration request.
+type NewClient struct {
+	Name         string
+	Description  string
+	OwnerID      string
+	Public       bool
+	RedirectURIs []string
+	GrantTypes   []string
+	Scopes       []string
+	AccessTTL    time.Duration // 0: server default
+	RefreshTTL   time.Duration // 0: server default
+	// Status defaults to store.ClientActive (the admin CLI); the developer
+	// portal creates pending clients.
+	Status string
+}
+
+// ValidateClient checks a client record and returns every problem at once
+// (joined), or nil.
+func ValidateClient(c *store.Client) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	name := strings.TrimSpace(c.Name)
+	switch {
+	case name == "":
+		bad("a name is required")
+	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxClientNameLen:
+		bad("the name must be valid UTF-8 of at most %d characters", MaxClientNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		bad("the name contains control characters")
+	}
+	if !utf8.ValidString(c.Description) || utf8.RuneCountInString(c.Description) > MaxClientDescLen {
+		bad("the description must be valid UTF-8 of at most %d characters", MaxClientDescLen)
+	}
+	if c.OwnerID == "" {
+		bad("an owner is required")
+	}
+	if c.Type != store.ClientConfidential && c.Type != store.ClientPublic {
+		bad("type must be %q or %q", store.ClientConfidential, store.ClientPublic)
+	}
+	switch c.Status {
+	case store.ClientActive, store.ClientPending, store.ClientDisabled:
+	default:
+		bad("status must be active, pending or disabled")
+	}
+
+	if len(c.GrantTypes) == 0 {
+		bad("at least one grant type is required (%s)", strings.Join(GrantTypes(), ", "))
+	}
+	seen := map[string]bool{}
+	for _, g := range c.GrantTypes {
+		if !containsString(GrantTypes(), g) {
+			bad("unknown grant type %q (known: %s)", g, strings.Join(GrantTypes(), ", "))
+		}
+		if seen[g] {
+			bad("grant type %q is listed twice", g)
+		}
+		seen[g] = true
+	}
+	if seen[GrantRefreshToken] && !seen[GrantAuthorizationCode] {
+		bad("the refresh_token grant needs authorization_code (refresh tokens come only from the code flow)")
+	}
+	if c.Type == store.ClientPublic && seen[GrantClientCredentials] {
+		// RFC 6749 §4.4: "The client credentials grant type MUST only be
+		// used by confidential clients."
+		bad("a public client cannot use client_credentials (RFC 6749 §4.4)")
+	}
+	browser := seen[GrantAuthorizationCode] || seen[GrantImplicit]
+	if browser && len(c.RedirectURIs) == 0 {
+		bad("at least one redirect URI is required for %s", strings.Join(browserGrants(seen), " and "))
+	}
+	if len(c.RedirectURIs) > MaxRedirectURIs {
+		bad("at most %d redirect URIs", MaxRedirectURIs)
+	}
+	seenURI := map[string]bool{}
+	for _, u := range c.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			bad("redirect URI %q: %v", u, err)
+		}
+		if seenURI[u] {
+			bad("redirect URI %q is listed twice", u)
+		}
+		seenURI[u] = true
+	}
+
+	if len(c.Scopes) == 0 {
+		bad("at least one scope is required (%s)", strings.Join(ScopeNames(), ", "))
+	}
+	if err := ValidateClientScopes(c.Scopes); err != nil {
+		bad("%v", err)
+	}
+	if c.AccessTTL != 0 && (c.AccessTTL < minClientAccessTTL || c.AccessTTL > MaxClientTokenTTL) {
+		bad("the access token lifetime must be between %v and %v", minClientAccessTTL, MaxClientTokenTTL)
+	}
+	if c.RefreshTTL != 0 && (c.RefreshTTL < minClientRefreshTTL || c.RefreshTTL > MaxClientTokenTTL) {
+		bad("the refresh token lifetime must be between %v and %v", minClientRefreshTTL, MaxClientTokenTTL)
+	}
+	return errors.Join(errs...)
+}
+
+func browserGrants(seen map[string]bool) []string {
+	var out []string
+	for _, g := range []string{GrantAuthorizationCode, GrantImplicit} {
+		if seen[g] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// InvalidClientError is a registration refused by ValidateClient.
+type InvalidClientError struct{ Err error }
+
+func (e *InvalidClientError) Error() string { return "invalid client: " + e.Err.Error() }
+func (e *InvalidClientError) Unwrap() error { return e.Err }
+
+// CreateClient registers a client. A confidential client gets a generated
+// secret (≥256 random bits, stored only as a keyed hash), returned here once.
+func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client, string, error) {
+	now := s.time()
+	id, err := s.newID()
+	if err != nil {
+		return nil, "", err
+	}
+	c := &store.Client{
+		ID: id, Name: strings.TrimSpace(nc.Name), Description: strings.TrimSpace(nc.Description), OwnerID: nc.OwnerID,
+		Type: store.ClientConfidential, RedirectURIs: nonNil(nc.RedirectURIs), GrantTypes: nonNil(nc.GrantTypes),
+		Scopes: nonNil(nc.Scopes), Status: nc.Status, AccessTTL: nc.AccessTTL, RefreshTTL: nc.RefreshTTL,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if nc.Public {
+		c.Type = store.ClientPublic
+	}
+	if c.Status == "" {
+		c.Status = store.ClientActive
+	}
+	if err := ValidateClient(c); err != nil {
+		return nil, "", &InvalidClientError{Err: err}
+	}
+	var secrets []store.ClientSecret
+	secret := ""
+	if c.Type == store.ClientConfidential {
+		var hash string
+		secret, hash, err = s.newSecret(credential.ClientSecret)
+		if err != nil {
+			return nil, "", err
+		}
+		sid, err := s.newID()
+		if err != nil {
+			return nil, "", err
+		}
+		secrets = append(secrets, store.ClientSecret{ID: sid, ClientID: c.ID, Hash: hash, CreatedAt: now})
+	}
+	if err := s.st.CreateClient(ctx, c, secrets); err != nil {
+		return nil, "", fmt.Errorf("oauth: creating client: %w", err)
+	}
+	return c, secret, nil
+}
+
+// AddClientSecret generates another secret for a confidential client (for
+// rotation: deploy the new one, then delete the old).
+func (s *Service) AddClientSecret(ctx context.Context, clientID string, expiresAt *time.Time) (store.ClientSecret, string, error) {
+	c, err := s.st.ClientByID(ctx, clientID)
+	if err != nil {
+		return store.ClientSecret{}, "", err
+	}
+	if c.Type != store.ClientConfidential {
+		return store.ClientSecret{}, "", errors.New("oauth: public clients have no secrets")
+	}
+	secret, hash, err := s.newSecret(credential.ClientSecret)
+	if err != nil {
+		return store.ClientSecret{}, "", err
+	}
+	sid, err := s.newID()
+	if err != nil {
+		return store.ClientSecret{}, "", err
+	}
+	cs := store.ClientSecret{ID: sid, ClientID: c.ID, Hash: hash, CreatedAt: s.time(), ExpiresAt: expiresAt}
+	if err := s.st.AddClientSecret(ctx, &cs); err != nil {
+		return store.ClientSecret{}, "", err
+	}
+	return cs, secret, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// errBadClientCredentials is the one answer for an unknown client and a wrong
+// secret, so the endpoint is no oracle for which client ids exist.
+func errBadClientCredentials() *Error {
+	return ErrInvalidClient("client authentication failed: unknown client or wrong credentials")
+}
+
+// AuthenticateClient verifies presented client credentials (RFC 6749 §2.3):
+// a confidential client must present one of its unexpired secrets, compared
+// in constant time; a public client presents only its client_id ("none") and
+// is then bound by PKCE. Only active clients authenticate.
+func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) (*store.Client, error) {
+	c, err := s.st.ClientByID(ctx, cr.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Spend what a real comparison costs, so timing does not tell
+		// unknown clients from wrong secrets.
+		if cr.Secret != "" {
+			credential.Equal(s.hasher.Hash(cr.Secret), strings.Repeat("0", 64))
+		}
+		return nil, errBadClientCredentials().WithCause(fmt.Errorf("unknown client %q", cr.ID))
+	}
+	if err != nil {
+		return nil, ErrServerError(err)
+	}
+	switch c.Type {
+	case store.ClientPublic:
+		if cr.Method != AuthMethodNone {
+			// RFC 6749 §2.1: public clients are "incapable of maintaining the
+			// confidentiality of their credentials"; a public client has none.
+			return nil, ErrInvalidClient("this is a public client: send only client_id, without a secret")
+		}
+	default:
+		if cr.Method == AuthMethodNone {
+			return nil, ErrInvalidClient("this client must authenticate: use HTTP Basic with client_id and client_secret (client_secret_basic)")
+		}
+		ok, err := s.checkClientSecret(ctx, c.ID, cr.Secret)
+		if err != nil {
+			return nil, ErrServerError(err)
+		}
+		if !ok {
+			return nil, errBadClientCredentials().WithCause(fmt.Errorf("wrong secret for client %q", c.ID))
+		}
+	}
+	if c.Status != store.ClientActive {
+		return nil, ErrInvalidClient("this client is %s", c.Status)
+	}
+	return c, nil
+}
+
+func (s *Service) checkClientSecret(ctx context.Context, clientID, secret string) (bool, error) {
+	if secret == "" || len(secret) > 512 {
+		return false, nil
+	}
+	secrets, err := s.st.ClientSecrets(ctx, clientID)
+	if err != nil {
+		return false, fmt.Errorf("oauth: reading client secrets: %w", err)
+	}
+	h := s.hasher.Hash(secret)
+	now := s.time()
+	ok := false
+	for _, cs := range secrets {
+		if cs.ExpiresAt != nil && !now.Before(*cs.ExpiresAt) {
+			continue
+		}
+		// Compare against every secret, without early exit.
+		if credential.Equal(h, cs.Hash) {
+			ok = true
+		}
+	}
+	return ok, nil
+}

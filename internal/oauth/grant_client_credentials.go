@@ -1,0 +1,66 @@
+package oauth
+
+import (
+	"context"
+	"slices"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// AppScopes returns the scopes a client_credentials token of c may carry:
+// app-level catalog scopes the client is registered for.
+func AppScopes(c *store.Client) []string {
+	var out []string
+	for _, sc := range scopeCatalog {
+		if sc.App && slices.Contains(c.Scopes, sc.Name) {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
+}
+
+// clientCredentials is the client_credentials grant (RFC 6749 §4.4). RFC 6749
+// §4.4: "The client credentials grant type MUST only be used by confidential
+// clients." The token acts as the client's owner with the client's (app-level)
+// scopes; it belongs to no user-authorized family (GrantID ""), so only
+// revoking it, disabling the client or the owner's account ends it early.
+func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req TokenRequest) (*TokenResponse, error) {
+	if c.Type != store.ClientConfidential {
+		return nil, ErrUnauthorizedClient("public clients cannot use client_credentials")
+	}
+	allowed := AppScopes(c)
+	scopes := allowed
+	if req.ScopeSent {
+		requested, err := ParseScope(req.Scope)
+		if err != nil {
+			return nil, ErrInvalidScope("%v", err)
+		}
+		if e := CheckScopes(requested, c.Scopes); e != nil {
+			return nil, e
+		}
+		for _, sc := range requested {
+			if !slices.Contains(allowed, sc) {
+				return nil, ErrInvalidScope("scope %q cannot be given to an app-level token", sc)
+			}
+		}
+		if len(requested) > 0 {
+			scopes = requested
+		}
+	}
+	if len(scopes) == 0 {
+		return nil, ErrInvalidScope("this client has no app-level scope")
+	}
+	now := s.time()
+	ttl := s.accessTTLFor(c)
+	access, err := s.mint(credential.AccessToken, c, c.OwnerID, "", scopes, now, ttl)
+	if err != nil {
+		return nil, ErrServerError(err)
+	}
+	if err := s.st.CreateTokens(ctx, access.record); err != nil {
+		return nil, ErrServerError(err)
+	}
+	// RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
+	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: FormatScope(scopes)}, nil
+}

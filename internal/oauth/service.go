@@ -1,0 +1,168 @@
+// Package oauth is Gatehouse's OAuth 2.0 authorization server: the
+// authorization endpoint (code with PKCE, and the legacy implicit grant for
+// clients that enable it), the token endpoint (authorization_code,
+// refresh_token, client_credentials), revocation (RFC 7009), introspection
+// (RFC 7662), metadata (RFC 8414) and validation of the opaque access tokens
+// it issues, for the API's bearer authentication.
+//
+// The Service decides and returns typed *Error values; it holds no HTTP
+// types. The Handler parses requests into typed values and renders results;
+// HTML pages (consent, errors, authorized apps) are drawn by the web package
+// through the small UI interface.
+//
+// # Rules of validity of an access token
+//
+// An access token is accepted when it is well formed (prefix gtha_,
+// checksum), a token with its keyed hash exists, it is an access token, it is
+// not revoked or expired, its grant (token family) is not revoked, its client
+// is active, its user is not disabled and has not changed credentials since
+// the token was issued. Validation is one indexed lookup, with no cache:
+// revocation is effective on the next request.
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Grant types (RFC 6749) as registered on clients and in metadata.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	// GrantImplicit is the legacy implicit grant (RFC 6749 §4.2), off unless
+	// a client explicitly enables it. RFC 9700 §2.1.2: "Clients SHOULD NOT
+	// use the implicit grant".
+	GrantImplicit = "implicit"
+)
+
+// Defaults.
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	// DefaultCodeTTL: seed 004 "This temporary code is valid for a duration
+	// of 5 minutes and can only be used once"; RFC 6749 §4.1.2 "A maximum
+	// authorization code lifetime of 10 minutes is RECOMMENDED."
+	DefaultCodeTTL = 5 * time.Minute
+	// DefaultLoginMaxAge: with prompt=login, a sign-in older than this is
+	// redone.
+	DefaultLoginMaxAge = 2 * time.Minute
+)
+
+// Options build a Service.
+type Options struct {
+	// Issuer is the server's public base URL (no trailing slash). It is the
+	// RFC 8414 issuer and the RFC 9207 iss parameter.
+	Issuer string
+	Store  store.Store
+	Hasher *credential.Hasher
+	Clock  func() time.Time
+	Random io.Reader
+	Logger *slog.Logger
+	// Env is the credential environment label ("" live, "test" sandbox).
+	Env string
+
+	AccessTokenTTL  time.Duration // default 1h; a client's AccessTTL overrides
+	RefreshTokenTTL time.Duration // default 30 days, renewed on each rotation
+	CodeTTL         time.Duration // default 5 minutes
+	LoginMaxAge     time.Duration // prompt=login freshness, default 2 minutes
+}
+
+// Service is the OAuth 2.0 authorization server logic.
+type Service struct {
+	issuer     string
+	st         store.Store
+	hasher     *credential.Hasher
+	now        func() time.Time
+	rand       io.Reader
+	log        *slog.Logger
+	env        string
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	codeTTL    time.Duration
+	loginAge   time.Duration
+}
+
+// NewService checks the options and builds the Service.
+func NewService(o Options) (*Service, error) {
+	if o.Issuer == "" || strings.HasSuffix(o.Issuer, "/") {
+		return nil, fmt.Errorf("oauth: issuer %q must be set, without a trailing slash", o.Issuer)
+	}
+	if o.Store == nil || o.Hasher == nil || o.Clock == nil || o.Random == nil {
+		return nil, errors.New("oauth: store, hasher, clock and random source are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
+		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
+	}
+	if s.accessTTL <= 0 {
+		s.accessTTL = DefaultAccessTokenTTL
+	}
+	if s.refreshTTL <= 0 {
+		s.refreshTTL = DefaultRefreshTokenTTL
+	}
+	if s.codeTTL <= 0 {
+		s.codeTTL = DefaultCodeTTL
+	}
+	if s.loginAge <= 0 {
+		s.loginAge = DefaultLoginMaxAge
+	}
+	return s, nil
+}
+
+// Issuer returns the issuer identifier.
+func (s *Service) Issuer() string { return s.issuer }
+
+// time is the clock at the store's millisecond precision.
+func (s *Service) time() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func (s *Service) newID() (string, error) {
+	u, err := uuid.NewRandomFromReader(s.rand)
+	if err != nil {
+		return "", fmt.Errorf("oauth: generating id: %w", err)
+	}
+	return u.String(), nil
+}
+
+// newSecret generates a credential of kind k and returns it with its hash.
+func (s *Service) newSecret(k credential.Kind) (secret, hash string, err error) {
+	secret, err = credential.Generate(s.rand, k, s.env)
+	if err != nil {
+		return "", "", err
+	}
+	return secret, s.hasher.Hash(secret), nil
+}
+
+// parseSecret checks the shape of a presented credential of kind k offline.
+func (s *Service) parseSecret(raw string, k credential.Kind) bool {
+	p, err := credential.Parse(raw)
+	return err == nil && p.Kind == k && p.Env == s.env
+}
+
+func (s *Service) accessTTLFor(c *store.Client) time.Duration {
+	if c.AccessTTL > 0 {
+		return c.AccessTTL
+	}
+	return s.accessTTL
+}
+
+func (s *Service) refreshTTLFor(c *store.Client) time.Duration {
+	if c.RefreshTTL > 0 {
+		return c.RefreshTTL
+	}
+	return s.refreshTTL
+}
+
+func hasGrantType(c *store.Client, g string) bool { return containsString(c.GrantTypes, g) }

@@ -1,0 +1,148 @@
+package oauth
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// TokenRequest is a token endpoint request (RFC 6749 §4.1.3, §4.4.2, §6),
+// parsed from the form body.
+type TokenRequest struct {
+	GrantType    string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	RefreshToken string
+	Scope        string
+	ScopeSent    bool
+	Client       ClientCredentials
+	// Repeated lists parameters sent more than once (RFC 6749 §3.2:
+	// "Request and response parameters MUST NOT be included more than once").
+	Repeated []string
+}
+
+var tokenParams = []string{"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope", "client_id", "client_secret"}
+
+// ParseTokenRequest reads a token request from the form body and the
+// Authorization header. A client authentication error is returned as is.
+func ParseTokenRequest(authorization string, body url.Values) (TokenRequest, *Error) {
+	r := TokenRequest{
+		GrantType: body.Get("grant_type"), Code: body.Get("code"), RedirectURI: body.Get("redirect_uri"),
+		CodeVerifier: body.Get("code_verifier"), RefreshToken: body.Get("refresh_token"), Scope: body.Get("scope"),
+	}
+	_, r.ScopeSent = body["scope"]
+	for _, p := range tokenParams {
+		if len(body[p]) > 1 {
+			r.Repeated = append(r.Repeated, p)
+		}
+	}
+	creds, err := ParseClientCredentials(authorization, body)
+	if err != nil {
+		return r, err
+	}
+	r.Client = creds
+	return r, nil
+}
+
+// TokenResponse is a successful token response (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// Scope is always sent: RFC 6749 §5.1 makes it "OPTIONAL, if identical
+	// to the scope requested by the client; otherwise, REQUIRED", and always
+	// sending it spares clients the comparison.
+	Scope string `json:"scope,omitempty"`
+}
+
+// Token handles a token request: client authentication first, then the
+// grant.
+func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	if len(req.Repeated) > 0 {
+		return nil, ErrInvalidRequest("%s is included more than once (RFC 6749 §3.2)", strings.Join(req.Repeated, ", "))
+	}
+	c, err := s.AuthenticateClient(ctx, req.Client)
+	if err != nil {
+		return nil, err
+	}
+	switch req.GrantType {
+	case "":
+		return nil, ErrInvalidRequest("grant_type is missing")
+	case GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials:
+	default:
+		return nil, ErrUnsupportedGrantType("grant_type %q is not supported (authorization_code, refresh_token, client_credentials)", req.GrantType)
+	}
+	if !hasGrantType(c, req.GrantType) {
+		return nil, ErrUnauthorizedClient("this client is not allowed the %s grant", req.GrantType)
+	}
+	switch req.GrantType {
+	case GrantAuthorizationCode:
+		return s.redeemCode(ctx, c, req)
+	case GrantRefreshToken:
+		return s.refresh(ctx, c, req)
+	default:
+		return s.clientCredentials(ctx, c, req)
+	}
+}
+
+// minted is a new token: the secret for the response, the record to store.
+type minted struct {
+	secret string
+	record *store.Token
+}
+
+func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID string, scopes []string, now time.Time, ttl time.Duration) (minted, error) {
+	secret, hash, err := s.newSecret(k)
+	if err != nil {
+		return minted{}, err
+	}
+	id, err := s.newID()
+	if err != nil {
+		return minted{}, err
+	}
+	kind := store.TokenAccess
+	if k == credential.RefreshToken {
+		kind = store.TokenRefresh
+	}
+	return minted{secret: secret, record: &store.Token{
+		Hash: hash, ID: id, Kind: kind, GrantID: grantID, ClientID: c.ID, UserID: userID,
+		Scopes: slices.Clone(scopes), CreatedAt: now, ExpiresAt: now.Add(ttl),
+	}}, nil
+}
+
+// issuePair mints an access token and, when the client may refresh, a
+// refresh token of the same family.
+func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScopes, refreshScopes []string, now time.Time) (*TokenResponse, []*store.Token, error) {
+	ttl := s.accessTTLFor(c)
+	access, err := s.mint(credential.AccessToken, c, userID, grantID, accessScopes, now, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp := &TokenResponse{
+		AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
+		Scope: FormatScope(accessScopes),
+	}
+	records := []*store.Token{access.record}
+	if hasGrantType(c, GrantRefreshToken) {
+		refresh, err := s.mint(credential.RefreshToken, c, userID, grantID, refreshScopes, now, s.refreshTTLFor(c))
+		if err != nil {
+			return nil, nil, err
+		}
+		resp.RefreshToken = refresh.secret
+		records = append(records, refresh.record)
+	}
+	return resp, records, nil
+}
+
+// userUsable reports whether tokens of a user issued at `issued` may still be
+// used: the account is enabled and its credentials have not changed since.
+func userUsable(disabled bool, credentialsChangedAt, issued time.Time) bool {
+	return !disabled && !issued.Before(credentialsChangedAt)
+}

@@ -1,0 +1,72 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const codeCols = `hash, grant_id, client_id, user_id, redirect_uri, scopes, code_challenge, code_challenge_method,
+	nonce, auth_time, created_at, expires_at, consumed_at`
+
+func scanCode(sc interface{ Scan(...any) error }, c *store.AuthCode) error {
+	var (
+		scopes     string
+		at, ca, ea int64
+		consumed   sql.NullInt64
+	)
+	if err := sc.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.CodeChallenge,
+		&c.CodeChallengeMethod, &c.Nonce, &at, &ca, &ea, &consumed); err != nil {
+		return err
+	}
+	var err error
+	c.Scopes, err = decodeList(scopes)
+	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.ConsumedAt = fromMS(at), fromMS(ca), fromMS(ea), optTime(consumed)
+	return err
+}
+
+// CreateAuthCode implements store.AuthCodes.
+func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
+	scopes, err := encodeList(c.Scopes)
+	if err != nil {
+		return mapErr("create auth code", err)
+	}
+	_, err = s.w.exec(ctx, `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge, c.CodeChallengeMethod,
+		c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt))
+	return mapErr("create auth code", err)
+}
+
+// ConsumeAuthCode implements store.AuthCodes. The conditional UPDATE is the
+// whole single-use guarantee: of any number of concurrent redemptions, on one
+// node or many, exactly one matches `consumed_at IS NULL`. RETURNING hands
+// the winner its row in the same statement.
+func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*store.AuthCode, error) {
+	row, err := s.w.queryRow(ctx, `UPDATE auth_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL
+		RETURNING `+codeCols, ms(at), hash)
+	if err != nil {
+		return nil, mapErr("consume auth code", err)
+	}
+	c := new(store.AuthCode)
+	err = scanCode(row, c)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, mapErr("consume auth code", err)
+	}
+	// Nothing changed: either used before (a replay the caller must answer by
+	// revoking the grant) or unknown.
+	row, err = s.r.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
+	if err != nil {
+		return nil, mapErr("consume auth code", err)
+	}
+	if err := scanCode(row, c); err != nil {
+		return nil, mapErr("consume auth code", err)
+	}
+	return c, fmt.Errorf("consume auth code: %w", store.ErrAlreadyUsed)
+}

@@ -1,0 +1,187 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+const tokenCols = `hash, id, kind, grant_id, client_id, user_id, scopes, created_at, expires_at, consumed_at, revoked_at`
+
+// tokenDest holds the scan targets of tokenCols that need converting.
+type tokenDest struct {
+	grantID           sql.NullString
+	scopes            string
+	ca, ea            int64
+	consumed, revoked sql.NullInt64
+}
+
+func (d *tokenDest) targets(t *store.Token) []any {
+	return []any{&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea, &d.consumed, &d.revoked}
+}
+
+func (d *tokenDest) fill(t *store.Token) error {
+	var err error
+	t.GrantID = d.grantID.String
+	t.Scopes, err = decodeList(d.scopes)
+	t.CreatedAt, t.ExpiresAt = fromMS(d.ca), fromMS(d.ea)
+	t.ConsumedAt, t.RevokedAt = optTime(d.consumed), optTime(d.revoked)
+	return err
+}
+
+func scanToken(sc interface{ Scan(...any) error }, t *store.Token) error {
+	var d tokenDest
+	if err := sc.Scan(d.targets(t)...); err != nil {
+		return err
+	}
+	return d.fill(t)
+}
+
+func insertToken(ctx context.Context, q querier, t *store.Token) error {
+	scopes, err := encodeList(t.Scopes)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.ID, t.Kind, nullString(t.GrantID), t.ClientID, t.UserID, scopes,
+		ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.ConsumedAt), nullMS(t.RevokedAt))
+	return err
+}
+
+// CreateTokens implements store.Tokens: all or none.
+func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error {
+	switch len(tokens) {
+	case 0:
+		return nil
+	case 1:
+		// A single statement is atomic already; skip BEGIN/COMMIT.
+		return mapErr("create tokens", insertToken(ctx, s.w, tokens[0]))
+	}
+	return mapErr("create tokens", s.inTx(ctx, func(t *tx) error {
+		for _, tok := range tokens {
+			if err := insertToken(ctx, t, tok); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// TokenByHash implements store.Tokens: one primary-key lookup joined with
+// the token's grant (absent for client_credentials tokens), client and user.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo, error) {
+	row, err := s.r.queryRow(ctx, `SELECT t.hash, t.id, t.kind, t.grant_id, t.client_id, t.user_id, t.scopes,
+			t.created_at, t.expires_at, t.consumed_at, t.revoked_at,
+			g.revoked_at, c.status, u.disabled, u.credentials_changed_at
+		FROM tokens t
+		LEFT JOIN grants g ON g.id = t.grant_id
+		JOIN clients c ON c.id = t.client_id
+		JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ?`, hash)
+	if err != nil {
+		return nil, mapErr("token by hash", err)
+	}
+	// One allocation holds the result and every scan target: each local
+	// whose address went to Scan would otherwise be a heap allocation of its
+	// own on this hot path.
+	r := new(tokenInfoRow)
+	t, d := &r.info.Token, &r.d
+	if err := row.Scan(&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea,
+		&d.consumed, &d.revoked, &r.grantRevoked, &r.info.ClientStatus, &r.info.UserDisabled, &r.cca); err != nil {
+		return nil, mapErr("token by hash", err)
+	}
+	if err := d.fill(t); err != nil {
+		return nil, mapErr("token by hash", err)
+	}
+	r.info.GrantRevoked = r.grantRevoked.Valid
+	r.info.UserCredentialsChangedAt = fromMS(r.cca)
+	return &r.info, nil
+}
+
+type tokenInfoRow struct {
+	info         store.TokenInfo
+	d            tokenDest
+	grantRevoked sql.NullInt64
+	cca          int64
+}
+
+// RotateRefreshToken implements store.Tokens. The conditional UPDATE picks
+// the one winner among concurrent refreshes; the new tokens are inserted in
+// the same transaction, so a failed insert leaves the old token unconsumed.
+func (s *Store) RotateRefreshToken(ctx context.Context, hash string, at time.Time, next ...*store.Token) (*store.Token, error) {
+	var (
+		old  store.Token
+		used bool
+	)
+	err := s.inTx(ctx, func(t *tx) error {
+		row, err := t.queryRow(ctx, `UPDATE tokens SET consumed_at = ?
+			WHERE hash = ? AND kind = ? AND consumed_at IS NULL RETURNING `+tokenCols,
+			ms(at), hash, store.TokenRefresh)
+		if err != nil {
+			return err
+		}
+		err = scanToken(row, &old)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Used before, or unknown. Read inside the transaction: on
+			// SQLite it holds the write lock, so the answer cannot change.
+			used = true
+			row, err := t.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ? AND kind = ?`, hash, store.TokenRefresh)
+			if err != nil {
+				return err
+			}
+			return scanToken(row, &old) // ErrNoRows → ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		for _, tok := range next {
+			if err := insertToken(ctx, t, tok); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr("rotate refresh token", err)
+	}
+	if used {
+		// The transaction only read; committing it changed nothing.
+		return &old, fmt.Errorf("rotate refresh token: %w", store.ErrAlreadyUsed)
+	}
+	return &old, nil
+}
+
+// RevokeToken implements store.Tokens. Revoking twice keeps the first time.
+func (s *Store) RevokeToken(ctx context.Context, hash string, at time.Time) (*store.Token, error) {
+	var tok store.Token
+	err := s.inTx(ctx, func(t *tx) error {
+		row, err := t.queryRow(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ? RETURNING `+tokenCols,
+			ms(at), hash)
+		if err != nil {
+			return err
+		}
+		if err := scanToken(row, &tok); err != nil {
+			return err
+		}
+		if tok.Kind != store.TokenRefresh || tok.GrantID == "" {
+			return nil
+		}
+		// RFC 7009 §2.1: revoking a refresh token should also invalidate the
+		// access tokens of the same grant; revoking the family does that.
+		_, err = t.exec(ctx, `UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), tok.GrantID)
+		return err
+	})
+	if err != nil {
+		return nil, mapErr("revoke token", err)
+	}
+	return &tok, nil
+}
+
+// DeleteExpiredTokens implements store.Tokens.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error) {
+	return s.deleteCount(ctx, "delete expired tokens", `DELETE FROM tokens WHERE expires_at < ?`, ms(before))
+}

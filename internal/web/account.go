@@ -1,0 +1,592 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// signInFailed is the one message for an unknown email, a wrong password, a
+// disabled account and a locked one (enumeration resistance).
+const signInFailed = "Sign-in failed. Check your email address and password and try again."
+
+// notices are the fixed messages a redirect can ask for with ?msg=… (never
+// free text from the URL).
+var notices = map[string]string{
+	"signed_up":        "Thanks for signing up. Sign in with your email address and password to continue.",
+	"signed_out":       "You have signed out.",
+	"password_changed": "Your password was changed. All your other sessions were ended.",
+	"2fa_off":          "Two-factor authentication is now off.",
+	"session_ended":    "The session was ended.",
+	"sessions_ended":   "All your other sessions were ended.",
+}
+
+func (h *Handler) clientIP(r *http.Request) string { return h.cfg.ClientIP(r) }
+
+func withReturnTo(p, returnTo string) string {
+	if rt := SafeReturnTo(returnTo); rt != "" {
+		return p + "?return_to=" + url.QueryEscape(rt)
+	}
+	return p
+}
+
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("web: request failed", "path", r.URL.Path, "err", err)
+	h.Render(w, r, http.StatusInternalServerError, "error.html", Page{
+		Title: "Something went wrong",
+		Error: "Something went wrong on our side. Please try again in a moment.",
+	})
+}
+
+func (h *Handler) throttled(w http.ResponseWriter, te *identity.ThrottledError) string {
+	w.Header().Set("Retry-After", te.RetryAfterSeconds())
+	return "Too many attempts. Wait " + humanDuration(te.RetryAfter) + " before trying again."
+}
+
+func humanDuration(d time.Duration) string {
+	switch s := int((d + time.Second - 1) / time.Second); {
+	case s <= 1:
+		return "a second"
+	case s < 60:
+		return itoa(s) + " seconds"
+	case s < 120:
+		return "a minute"
+	default:
+		return itoa((s+59)/60) + " minutes"
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// ---------------------------------------------------------------- sign in
+
+type loginData struct {
+	Email         string
+	SignupEnabled bool
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	rt := SafeReturnTo(r.URL.Query().Get("return_to"))
+	if _, _, ok := h.CurrentUser(r); ok {
+		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+		return
+	}
+	h.Render(w, r, http.StatusOK, "login.html", Page{
+		Title: "Sign in", ReturnTo: rt, Notice: notices[r.URL.Query().Get("msg")],
+		Data: loginData{SignupEnabled: !h.cfg.DisableSignup},
+	})
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	email := r.PostFormValue("email")
+	rt := SafeReturnTo(r.PostFormValue("return_to"))
+	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
+	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
+	var te *identity.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		page.Error = signInFailed + " " + h.throttled(w, te)
+		h.Render(w, r, http.StatusTooManyRequests, "login.html", page)
+		return
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		page.Error = signInFailed
+		h.Render(w, r, http.StatusUnauthorized, "login.html", page)
+		return
+	case err != nil:
+		h.serverError(w, r, err)
+		return
+	}
+	// A sign-in replaces whatever session this browser had, with a new id.
+	if st := h.state(r); st.sess != nil {
+		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
+			h.log.Error("web: ending previous session", "err", err)
+		}
+	}
+	cookie, sess, err := h.id.StartSession(r.Context(), u.ID, u.TOTPEnabled, r.UserAgent(), h.clientIP(r))
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.setSessionCookie(w, cookie, sess.ExpiresAt)
+	if u.TOTPEnabled {
+		http.Redirect(w, r, withReturnTo("/login/2fa", rt), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+}
+
+// ---------------------------------------------------------------- second factor
+
+func (h *Handler) pendingSession(r *http.Request) *store.Session {
+	if st := h.state(r); st.sess != nil && st.sess.MFAPending {
+		return st.sess
+	}
+	return nil
+}
+
+func (h *Handler) secondFactorPage(w http.ResponseWriter, r *http.Request) {
+	rt := SafeReturnTo(r.URL.Query().Get("return_to"))
+	if h.pendingSession(r) == nil {
+		if _, _, ok := h.CurrentUser(r); ok {
+			http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+		} else {
+			http.Redirect(w, r, withReturnTo("/login", rt), http.StatusSeeOther)
+		}
+		return
+	}
+	h.Render(w, r, http.StatusOK, "login_2fa.html", Page{Title: "Two-factor authentication", ReturnTo: rt})
+}
+
+func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	rt := SafeReturnTo(r.PostFormValue("return_to"))
+	pending := h.pendingSession(r)
+	if pending == nil {
+		http.Redirect(w, r, withReturnTo("/login", rt), http.StatusSeeOther)
+		return
+	}
+	page := Page{Title: "Two-factor authentication", ReturnTo: rt}
+	_, err := h.id.VerifySecondFactor(r.Context(), pending.UserID, r.PostFormValue("code"), h.clientIP(r))
+	var te *identity.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		page.Error = h.throttled(w, te)
+		h.Render(w, r, http.StatusTooManyRequests, "login_2fa.html", page)
+		return
+	case errors.Is(err, identity.ErrInvalidCode), errors.Is(err, identity.ErrCodeReused):
+		page.Error = "That code is not right, or it was already used. Enter the current code from your authenticator app, or one of your recovery codes."
+		h.Render(w, r, http.StatusUnauthorized, "login_2fa.html", page)
+		return
+	case err != nil:
+		h.serverError(w, r, err)
+		return
+	}
+	cookie, sess, err := h.id.CompleteSignIn(r.Context(), pending, r.UserAgent(), h.clientIP(r))
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.setSessionCookie(w, cookie, sess.ExpiresAt)
+	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+}
+
+// ---------------------------------------------------------------- sign up
+
+type signupData struct {
+	Email, Name string
+	FieldErrors map[string]string
+}
+
+func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.DisableSignup {
+		h.Render(w, r, http.StatusNotFound, "error.html", Page{Title: "Sign-up is closed", Error: "New accounts are created by an administrator on this server."})
+		return
+	}
+	rt := SafeReturnTo(r.URL.Query().Get("return_to"))
+	if _, _, ok := h.CurrentUser(r); ok {
+		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+		return
+	}
+	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: signupData{}})
+}
+
+func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	if h.cfg.DisableSignup {
+		h.Render(w, r, http.StatusNotFound, "error.html", Page{Title: "Sign-up is closed", Error: "New accounts are created by an administrator on this server."})
+		return
+	}
+	rt := SafeReturnTo(r.PostFormValue("return_to"))
+	d := signupData{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{}}
+	page := Page{Title: "Create your account", ReturnTo: rt, Data: &d}
+	password := r.PostFormValue("password")
+	if password != r.PostFormValue("password_confirm") {
+		d.FieldErrors["password_confirm"] = "The two passwords are not the same."
+		page.Error = "Please correct the highlighted fields."
+		h.Render(w, r, http.StatusBadRequest, "signup.html", page)
+		return
+	}
+	_, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
+	var (
+		te *identity.ThrottledError
+		pe *identity.PolicyError
+	)
+	switch {
+	case err == nil, errors.Is(err, identity.ErrEmailTaken):
+		// The same answer whether or not the email already had an account,
+		// so sign-up does not reveal who is registered.
+		http.Redirect(w, r, withReturnTo("/login", rt)+sep(rt)+"msg=signed_up", http.StatusSeeOther)
+		return
+	case errors.As(err, &te):
+		page.Error = h.throttled(w, te)
+		h.Render(w, r, http.StatusTooManyRequests, "signup.html", page)
+		return
+	case errors.As(err, &pe):
+		d.FieldErrors["password"] = pe.Message
+	case errors.Is(err, identity.ErrInvalidEmail):
+		d.FieldErrors["email"] = "Enter an email address like name@example.com."
+	case errors.Is(err, identity.ErrInvalidName):
+		d.FieldErrors["name"] = "Use at most 100 characters, without control characters."
+	default:
+		h.serverError(w, r, err)
+		return
+	}
+	page.Error = "Please correct the highlighted fields."
+	h.Render(w, r, http.StatusBadRequest, "signup.html", page)
+}
+
+func sep(rt string) string {
+	if SafeReturnTo(rt) != "" {
+		return "&"
+	}
+	return "?"
+}
+
+// ---------------------------------------------------------------- sign out
+
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
+	if st := h.state(r); st.sess == nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	h.Render(w, r, http.StatusOK, "logout.html", Page{Title: "Sign out"})
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	if st := h.state(r); st.sess != nil {
+		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+	}
+	h.clearSessionCookie(w)
+	http.Redirect(w, r, "/login?msg=signed_out", http.StatusSeeOther)
+}
+
+// ---------------------------------------------------------------- account
+
+type sessionView struct {
+	Handle    string
+	Current   bool
+	UserAgent string
+	IP        string
+	Created   time.Time
+	LastSeen  time.Time
+}
+
+type accountData struct {
+	Sessions          []sessionView
+	RecoveryCodesLeft int
+	FieldErrors       map[string]string
+}
+
+// requireUserPost is RequireUser for form posts: without a session the
+// browser goes to sign in and then to the account page.
+func (h *Handler) requireUserPost(w http.ResponseWriter, r *http.Request) (*store.User, *store.Session, bool) {
+	u, s, ok := h.CurrentUser(r)
+	if !ok {
+		http.Redirect(w, r, LoginURL("/account", false), http.StatusSeeOther)
+	}
+	return u, s, ok
+}
+
+func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
+	u, sess, ok := h.RequireUser(w, r)
+	if !ok {
+		return
+	}
+	h.renderAccount(w, r, u, sess, http.StatusOK, Page{Notice: notices[r.URL.Query().Get("msg")]}, nil)
+}
+
+func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store.User, cur *store.Session, status int, p Page, fieldErrors map[string]string) {
+	all, err := h.id.ListSessions(r.Context(), u.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	d := accountData{FieldErrors: fieldErrors}
+	for i := range all {
+		s := &all[i]
+		d.Sessions = append(d.Sessions, sessionView{
+			Handle: h.id.SessionHandle(s), Current: s.ID == cur.ID,
+			UserAgent: s.UserAgent, IP: s.IP, Created: s.CreatedAt, LastSeen: s.LastSeenAt,
+		})
+	}
+	if u.TOTPEnabled {
+		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+	}
+	p.Title = "Your account"
+	p.User = u
+	p.Data = d
+	h.Render(w, r, status, "account.html", p)
+}
+
+// accountFailure renders the account page for a failed form, mapping the
+// service's errors to messages.
+func (h *Handler) accountFailure(w http.ResponseWriter, r *http.Request, u *store.User, sess *store.Session, err error, field string) {
+	var (
+		te *identity.ThrottledError
+		pe *identity.PolicyError
+	)
+	fe := map[string]string{}
+	status := http.StatusBadRequest
+	switch {
+	case errors.As(err, &te):
+		status = http.StatusTooManyRequests
+		fe[field] = h.throttled(w, te)
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		fe[field] = "Your current password is not right."
+	case errors.As(err, &pe):
+		fe["new_password"] = pe.Message
+	default:
+		h.serverError(w, r, err)
+		return
+	}
+	h.renderAccount(w, r, u, sess, status, Page{Error: "The change was not made: see the message below."}, fe)
+}
+
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, sess, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	next := r.PostFormValue("new_password")
+	if next != r.PostFormValue("new_password_confirm") {
+		h.renderAccount(w, r, u, sess, http.StatusBadRequest, Page{Error: "The change was not made: see the message below."},
+			map[string]string{"new_password_confirm": "The two new passwords are not the same."})
+		return
+	}
+	if err := h.id.ChangePassword(r.Context(), u.ID, r.PostFormValue("current_password"), next, h.clientIP(r)); err != nil {
+		h.accountFailure(w, r, u, sess, err, "current_password")
+		return
+	}
+	// Every session ended with the change; this browser gets a fresh one.
+	cookie, ns, err := h.id.StartSession(r.Context(), u.ID, false, r.UserAgent(), h.clientIP(r))
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.setSessionCookie(w, cookie, ns.ExpiresAt)
+	http.Redirect(w, r, "/account?msg=password_changed", http.StatusSeeOther)
+}
+
+// ---------------------------------------------------------------- two-factor
+
+type totpSetupData struct {
+	QR      template.URL // data: URL of the PNG QR code
+	Secret  string       // grouped in fours
+	Account string
+	Issuer  string
+}
+
+func (h *Handler) totpStart(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, _, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.id.BeginTOTP(r.Context(), u.ID); err != nil && !errors.Is(err, identity.ErrTOTPEnabled) {
+		h.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+}
+
+func (h *Handler) totpSetupPage(w http.ResponseWriter, r *http.Request) {
+	u, _, ok := h.RequireUser(w, r)
+	if !ok {
+		return
+	}
+	h.renderTOTPSetup(w, r, u, http.StatusOK, "")
+}
+
+func (h *Handler) renderTOTPSetup(w http.ResponseWriter, r *http.Request, u *store.User, status int, errMsg string) {
+	key, err := h.id.PendingTOTP(r.Context(), u.ID)
+	if errors.Is(err, identity.ErrNoPendingTOTP) || errors.Is(err, identity.ErrTOTPEnabled) {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	png, err := key.QRCodePNG(240)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.Render(w, r, status, "totp_setup.html", Page{
+		Title: "Set up two-factor authentication",
+		Error: errMsg,
+		Data: totpSetupData{
+			// Built here from our own PNG bytes, so marking it safe is sound.
+			QR:      template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+			Secret:  key.FormattedSecret(),
+			Account: u.Email,
+			Issuer:  h.id.Config().TOTPIssuer,
+		},
+	})
+}
+
+type recoveryCodesData struct {
+	Codes   []string
+	Enabled bool // shown right after enrolment
+}
+
+func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, _, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	codes, err := h.id.ConfirmTOTP(r.Context(), u.ID, r.PostFormValue("code"), h.clientIP(r))
+	var te *identity.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		h.renderTOTPSetup(w, r, u, http.StatusTooManyRequests, h.throttled(w, te))
+		return
+	case errors.Is(err, identity.ErrInvalidCode), errors.Is(err, identity.ErrCodeReused):
+		h.renderTOTPSetup(w, r, u, http.StatusBadRequest, "That code is not right. Check that your authenticator shows the account above and enter its current 6-digit code.")
+		return
+	case errors.Is(err, identity.ErrTOTPEnabled), errors.Is(err, identity.ErrNoPendingTOTP):
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.serverError(w, r, err)
+		return
+	}
+	u.TOTPEnabled = true
+	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
+		Title: "Save your recovery codes", User: u,
+		Notice: "Two-factor authentication is now on.",
+		Data:   recoveryCodesData{Codes: codes, Enabled: true},
+	})
+}
+
+func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, sess, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	if err := h.id.DisableTOTP(r.Context(), u.ID, r.PostFormValue("password"), h.clientIP(r)); err != nil {
+		h.accountFailure(w, r, u, sess, err, "disable_password")
+		return
+	}
+	http.Redirect(w, r, "/account?msg=2fa_off", http.StatusSeeOther)
+}
+
+func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, sess, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	codes, err := h.id.RegenerateRecoveryCodes(r.Context(), u.ID, r.PostFormValue("password"), h.clientIP(r))
+	if errors.Is(err, identity.ErrTOTPNotEnabled) {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.accountFailure(w, r, u, sess, err, "recovery_password")
+		return
+	}
+	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
+		Title: "Your new recovery codes", User: u,
+		Notice: "New recovery codes were made; the old ones no longer work.",
+		Data:   recoveryCodesData{Codes: codes},
+	})
+}
+
+// ---------------------------------------------------------------- sessions
+
+func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, sess, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	handle := r.PostFormValue("session")
+	current := handle == h.id.SessionHandle(sess)
+	err := h.id.EndSessionByHandle(r.Context(), u.ID, handle)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.serverError(w, r, err)
+		return
+	}
+	if current {
+		h.clearSessionCookie(w)
+		http.Redirect(w, r, "/login?msg=signed_out", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/account?msg=session_ended", http.StatusSeeOther)
+}
+
+func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) {
+	if !h.VerifyCSRF(r) {
+		h.CSRFFailed(w, r)
+		return
+	}
+	u, sess, ok := h.requireUserPost(w, r)
+	if !ok {
+		return
+	}
+	if err := h.id.EndOtherSessions(r.Context(), u.ID, sess.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/account?msg=sessions_ended", http.StatusSeeOther)
+}

@@ -1,0 +1,204 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/web"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// artifactsDir is where screenshots go: $GATEHOUSE_ARTIFACTS/<test>, or
+// $TMPDIR/gatehouse-artifacts/<test> (t.TempDir would be deleted).
+func artifactsDir(t *testing.T) string {
+	base := os.Getenv("GATEHOUSE_ARTIFACTS")
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "gatehouse-artifacts")
+	}
+	dir := filepath.Join(base, t.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots: %s", dir)
+	return dir
+}
+
+// TestBrowserSignUpTwoFactorSignIn walks the pages in headless Chromium, as a
+// person would: sign up, sign in, enrol TOTP with the key shown on the page,
+// sign out, sign in again with a code. It saves a screenshot of each page.
+func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: CI must install Debian's chromium (apt-get install chromium)", chromiumPath)
+		}
+		t.Skipf("SKIPPED: %s is not installed (apt-get install chromium); the browser test did not run", chromiumPath)
+	}
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	s := newTestServer(t, web.Config{})
+	dir := artifactsDir(t)
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath), // never download a browser
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", step, loc, err)
+		}
+	}
+	path := func() string {
+		t.Helper()
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimPrefix(loc, s.URL)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return v
+	}
+	code := func(secret string) string {
+		c, err := identity.TOTPCode(secret, s.env.Clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	do("viewport", chromedp.EmulateViewport(1024, 768))
+
+	// 1. Sign up, as the authorize endpoint's intention=signup would send us.
+	do("open sign-up",
+		chromedp.Navigate(s.URL+"/signup?return_to=%2Faccount"),
+		chromedp.WaitVisible(chromedp.CSS("#email")))
+	shot("01-signup")
+	do("fill sign-up",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Alice Liddell"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.SendKeys(chromedp.CSS("#password_confirm"), password))
+	shot("02-signup-filled")
+	do("submit sign-up",
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".alert.notice")))
+	if p := path(); !strings.HasPrefix(p, "/login") {
+		t.Fatalf("after sign-up at %s", p)
+	}
+	shot("03-signin-after-signup")
+
+	// 2. Sign in; return_to brings us to the account page.
+	do("sign in",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
+	if p := path(); p != "/account" {
+		t.Fatalf("after sign-in at %s", p)
+	}
+	if got := text("#twofactor-status"); got != "Off" {
+		t.Fatalf("two-factor status %q", got)
+	}
+	shot("04-account")
+
+	// 3. Enrol TOTP: read the key shown, compute the code like an app would.
+	do("start enrolment",
+		chromedp.Click(chromedp.CSS(`form[action="/account/2fa/start"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#totp-secret")),
+		chromedp.WaitVisible(chromedp.CSS("img.qr")))
+	shot("05-totp-setup")
+	secret := strings.ReplaceAll(text("#totp-secret"), " ", "")
+	if len(secret) != 32 {
+		t.Fatalf("key shown %q", secret)
+	}
+	do("confirm enrolment",
+		chromedp.SendKeys(chromedp.CSS("#code"), code(secret)),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#recovery-codes")))
+	if n := strings.Count(text("#recovery-codes"), "-"); n != 10 {
+		t.Fatalf("%d recovery codes shown", n)
+	}
+	shot("06-recovery-codes")
+	do("back to account",
+		chromedp.Click(chromedp.CSS("a.button.primary")),
+		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
+	if got := text("#twofactor-status"); got != "On" {
+		t.Fatalf("two-factor status %q", got)
+	}
+	shot("07-account-2fa-on")
+	do("narrow viewport", chromedp.EmulateViewport(390, 844))
+	shot("08-account-mobile")
+	do("wide viewport", chromedp.EmulateViewport(1024, 768))
+
+	// 4. Sign out and in again: now the code is asked for.
+	do("sign out",
+		chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#password")))
+	shot("09-signed-out")
+	s.env.Clock.Advance(30 * time.Second) // a fresh time step
+	do("sign in again",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`#code[autocomplete="one-time-code"]`)))
+	if p := path(); p != "/login/2fa" {
+		t.Fatalf("second step at %s", p)
+	}
+	shot("10-two-factor-prompt")
+	do("wrong code",
+		chromedp.SendKeys(chromedp.CSS("#code"), "000000"),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".alert.error")))
+	shot("11-two-factor-wrong-code")
+	do("right code",
+		chromedp.SendKeys(chromedp.CSS("#code"), code(secret)),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
+	if p := path(); p != "/account" {
+		t.Fatalf("after the code at %s", p)
+	}
+	shot("12-signed-in-with-2fa")
+}

@@ -1,0 +1,437 @@
+// Package web serves Gatehouse's server-rendered pages: sign-up, sign-in,
+// the two-factor prompt, sign-out and account settings. Pages are html/template
+// files embedded in the binary, share one layout and one small stylesheet, and
+// work without JavaScript.
+//
+// Other areas add pages the same way: drop a template file in templates/
+// that defines "content" (see templates/README.md), then call Handler.Render
+// with a Page. Every POST form must carry {{template "csrf_field" .}} and its
+// handler must call Handler.VerifyCSRF (or wrap itself in Handler.RequireCSRF).
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures the pages.
+type Config struct {
+	// Issuer is the public base URL. https:// makes cookies Secure and
+	// __Host- prefixed; plain http is for loopback development only.
+	Issuer string
+	// SiteName is shown in titles and the header (default "Gatehouse").
+	SiteName string
+	// DisableSignup hides and refuses the public sign-up page (accounts are
+	// then created with `gatehouse user create`).
+	DisableSignup bool
+	// ClientIP returns the client address for throttling (default: the host
+	// of r.RemoteAddr).
+	ClientIP func(*http.Request) string
+}
+
+// Handler serves the account pages and offers rendering, CSRF and session
+// helpers to the other page-serving areas.
+type Handler struct {
+	cfg    Config
+	id     *identity.Service
+	hasher *credential.Hasher
+	log    *slog.Logger
+	now    func() time.Time
+	pages  map[string]*template.Template
+	secure bool
+	cop    *http.CrossOriginProtection
+
+	sessionCookie string
+	csrfCookie    string
+}
+
+// New builds the handler. now is the clock (time.Now in production).
+func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func() time.Time, log *slog.Logger) (*Handler, error) {
+	if id == nil || hasher == nil || now == nil {
+		return nil, errors.New("web: identity service, hasher and clock are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SiteName == "" {
+		cfg.SiteName = "Gatehouse"
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = authn.RemoteIP
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("web: issuer %q is not an http(s) URL", cfg.Issuer)
+	}
+	pages, err := parseTemplates(templateFS)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		cfg: cfg, id: id, hasher: hasher, log: log, now: now, pages: pages,
+		secure: u.Scheme == "https",
+		cop:    http.NewCrossOriginProtection(),
+	}
+	// RFC 6265bis §4.1.3.2: a "__Host-" cookie must be Secure, have Path=/
+	// and no Domain, so it is bound to this exact origin. Browsers refuse
+	// Secure cookies over plain HTTP, hence the unprefixed names in
+	// loopback development.
+	h.sessionCookie, h.csrfCookie = "gh_session", "gh_csrf"
+	if h.secure {
+		h.sessionCookie, h.csrfCookie = "__Host-gh_session", "__Host-gh_csrf"
+	}
+	return h, nil
+}
+
+// parseTemplates builds one template set per page: the layout (and every
+// partial, files named _*.html) plus that page.
+func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
+	base := template.New("layout.html").Funcs(template.FuncMap{
+		"join": strings.Join,
+	})
+	partials, err := fs.Glob(fsys, "templates/_*.html")
+	if err != nil {
+		return nil, err
+	}
+	base, err = base.ParseFS(fsys, append([]string{"templates/layout.html"}, partials...)...)
+	if err != nil {
+		return nil, fmt.Errorf("web: layout: %w", err)
+	}
+	files, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		name := path.Base(f)
+		if name == "layout.html" || strings.HasPrefix(name, "_") {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("web: %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// Routes mounts the account pages and the stylesheet.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.Wrap(f)) }
+	mux.Handle("GET /static/", h.static())
+	handle("GET /login", h.loginPage)
+	handle("POST /login", h.login)
+	handle("GET /login/2fa", h.secondFactorPage)
+	handle("POST /login/2fa", h.secondFactor)
+	handle("GET /signup", h.signupPage)
+	handle("POST /signup", h.signup)
+	handle("GET /logout", h.logoutPage)
+	handle("POST /logout", h.logout)
+	handle("GET /account", h.account)
+	handle("POST /account/password", h.changePassword)
+	handle("POST /account/2fa/start", h.totpStart)
+	handle("GET /account/2fa", h.totpSetupPage)
+	handle("POST /account/2fa", h.totpConfirm)
+	handle("POST /account/2fa/disable", h.totpDisable)
+	handle("POST /account/recovery-codes", h.recoveryCodes)
+	handle("POST /account/sessions/end", h.endSession)
+	handle("POST /account/sessions/end-others", h.endOtherSessions)
+}
+
+func (h *Handler) static() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fileServer.ServeHTTP(w, r)
+	})
+}
+
+// ---------------------------------------------------------------- rendering
+
+// Page is what every template receives. Handlers set Title and Data (and
+// Error/Notice); Render fills in the rest.
+type Page struct {
+	Title    string
+	Error    string // shown in an alert region at the top of the content
+	Notice   string // a neutral status message
+	ReturnTo string // carried through sign-in forms
+	Data     any    // the page's own data
+
+	// Filled in by Render.
+	SiteName      string
+	SignupEnabled bool
+	User          *store.User // the signed-in user, or nil
+	CSRFToken     string
+}
+
+// Render writes the page template `name` (a file in templates/) inside the
+// layout with the given status. Pages are never cached: they carry CSRF
+// tokens and personal data.
+func (h *Handler) Render(w http.ResponseWriter, r *http.Request, status int, name string, p Page) {
+	t, ok := h.pages[name]
+	if !ok {
+		h.log.Error("web: unknown template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	p.SiteName = h.cfg.SiteName
+	p.SignupEnabled = !h.cfg.DisableSignup
+	st := h.state(r)
+	if p.User == nil && st.sess != nil && !st.sess.MFAPending {
+		p.User = st.user
+	}
+	p.CSRFToken = h.CSRFToken(w, r)
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.log.Error("web: rendering", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// ---------------------------------------------------------------- sessions
+
+type ctxKey struct{}
+
+// reqState memoises the session lookup for one request.
+type reqState struct {
+	loaded bool
+	sess   *store.Session
+	user   *store.User
+}
+
+// state returns the session of the request (looked up once per request
+// when the request went through Wrap, otherwise on each call).
+func (h *Handler) state(r *http.Request) *reqState {
+	if st, ok := r.Context().Value(ctxKey{}).(*reqState); ok && st.loaded {
+		return st
+	}
+	st, _ := r.Context().Value(ctxKey{}).(*reqState)
+	if st == nil {
+		st = &reqState{}
+	}
+	st.loaded = true
+	if c, err := r.Cookie(h.sessionCookie); err == nil {
+		sess, u, err := h.id.Session(r.Context(), c.Value)
+		if err == nil {
+			st.sess, st.user = sess, u
+		} else if !errors.Is(err, identity.ErrNoSession) {
+			h.log.Error("web: session lookup", "err", err)
+		}
+	}
+	return st
+}
+
+// Wrap memoises the session lookup for the request (pages call CurrentUser,
+// Render and VerifyCSRF, each of which needs it).
+func (h *Handler) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(ctxKey{}).(*reqState); !ok {
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &reqState{}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CurrentUser returns the signed-in user and session of a request: ok is
+// false when there is no session, or the session still owes its second
+// factor.
+func (h *Handler) CurrentUser(r *http.Request) (*store.User, *store.Session, bool) {
+	st := h.state(r)
+	if st.sess == nil || st.sess.MFAPending {
+		return nil, nil, false
+	}
+	return st.user, st.sess, true
+}
+
+// RequireUser returns the signed-in user or, when there is none, redirects
+// to the sign-in page (which comes back to this URL) and returns ok=false.
+func (h *Handler) RequireUser(w http.ResponseWriter, r *http.Request) (*store.User, *store.Session, bool) {
+	u, s, ok := h.CurrentUser(r)
+	if !ok {
+		h.RedirectToLogin(w, r, r.URL.RequestURI(), false)
+		return nil, nil, false
+	}
+	return u, s, true
+}
+
+// RedirectToLogin sends the browser to the sign-in page — or the sign-up
+// page when signup is true (the authorization request's intention=signup,
+// seed 004) — which returns to returnTo afterwards.
+func (h *Handler) RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string, signup bool) {
+	http.Redirect(w, r, LoginURL(returnTo, signup && !h.cfg.DisableSignup), http.StatusSeeOther)
+}
+
+// LoginURL is /login?return_to=… (or /signup?return_to=…).
+func LoginURL(returnTo string, signup bool) string {
+	p := "/login"
+	if signup {
+		p = "/signup"
+	}
+	if rt := SafeReturnTo(returnTo); rt != "" {
+		p += "?return_to=" + url.QueryEscape(rt)
+	}
+	return p
+}
+
+func (h *Handler) setSessionCookie(w http.ResponseWriter, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.sessionCookie, Value: value, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// ---------------------------------------------------------------- CSRF
+
+// CSRF tokens are HMACs (under the server pepper) of a secret the browser
+// holds in an HttpOnly cookie: the session's CSRFSecret once signed in, or a
+// random pre-session cookie before (so the sign-in and sign-up forms are
+// protected against login CSRF too). A cross-site page can neither read the
+// cookie nor the token. On top, net/http's CrossOriginProtection refuses
+// cross-origin POSTs by Sec-Fetch-Site / Origin.
+
+const csrfField = "csrf_token"
+
+func (h *Handler) sessionCSRF(sess *store.Session) string {
+	return h.hasher.Hash("csrf:session:" + sess.CSRFSecret)
+}
+
+func (h *Handler) anonCSRF(cookie string) string {
+	return h.hasher.Hash("csrf:anon:" + cookie)
+}
+
+// CSRFToken returns the token to put in the page's forms, setting the
+// pre-session cookie on w if the browser has neither it nor a session.
+func (h *Handler) CSRFToken(w http.ResponseWriter, r *http.Request) string {
+	if st := h.state(r); st.sess != nil {
+		return h.sessionCSRF(st.sess)
+	}
+	if c, err := r.Cookie(h.csrfCookie); err == nil && len(c.Value) >= 32 && len(c.Value) <= 128 {
+		return h.anonCSRF(c.Value)
+	}
+	v, err := h.id.NewRandomToken()
+	if err != nil {
+		h.log.Error("web: csrf cookie", "err", err)
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+	// Later reads in this request (another form) must see the same value.
+	r.AddCookie(&http.Cookie{Name: h.csrfCookie, Value: v})
+	return h.anonCSRF(v)
+}
+
+// VerifyCSRF reports whether a state-changing request carries a valid CSRF
+// token (form field csrf_token or header X-CSRF-Token) and is not a
+// cross-origin browser request.
+func (h *Handler) VerifyCSRF(r *http.Request) bool {
+	if err := h.cop.Check(r); err != nil {
+		return false
+	}
+	got := r.PostFormValue(csrfField)
+	if got == "" {
+		got = r.Header.Get("X-CSRF-Token")
+	}
+	if got == "" {
+		return false
+	}
+	if st := h.state(r); st.sess != nil && credential.Equal(got, h.sessionCSRF(st.sess)) {
+		return true
+	}
+	if c, err := r.Cookie(h.csrfCookie); err == nil && len(c.Value) >= 32 && credential.Equal(got, h.anonCSRF(c.Value)) {
+		return true
+	}
+	return false
+}
+
+// CSRFFailed answers 403 with an explanation page; nothing was changed.
+func (h *Handler) CSRFFailed(w http.ResponseWriter, r *http.Request) {
+	h.Render(w, r, http.StatusForbidden, "error.html", Page{
+		Title: "This form has expired",
+		Error: "The form could not be accepted: it has expired or was sent from another site. Nothing was changed. Go back, reload the page and try again.",
+	})
+}
+
+// RequireCSRF wraps a POST handler with VerifyCSRF.
+func (h *Handler) RequireCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.VerifyCSRF(r) {
+			h.CSRFFailed(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ---------------------------------------------------------------- return_to
+
+// SafeReturnTo returns s when it is a same-origin relative reference that is
+// safe to redirect to after sign-in — a path starting with exactly one "/"
+// (not "//" or "/\", which browsers treat as another host), without a scheme,
+// host, backslash or control character — and "" otherwise.
+func SafeReturnTo(s string) string {
+	if s == "" || len(s) > 4096 || s[0] != '/' {
+		return ""
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	// A percent-encoded slash or backslash at the start would be decoded by
+	// some servers and proxies into "//host".
+	if p := strings.ToLower(s); strings.HasPrefix(p, "/%2f") || strings.HasPrefix(p, "/%5c") {
+		return ""
+	}
+	return s
+}
+
+func returnToOr(s, def string) string {
+	if rt := SafeReturnTo(s); rt != "" {
+		return rt
+	}
+	return def
+}

@@ -1,0 +1,255 @@
+// Package acceptance drives the built gatehouse binary as a user would:
+// a fresh directory, no configuration, real signals.
+package acceptance
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/gatehouse once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gatehouse-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gatehouse")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/gatehouse").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	output *strings.Builder
+	mu     *sync.Mutex
+	done   chan error
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(b)
+}
+
+func start(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{cmd: cmd, output: &strings.Builder{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
+	cmd.Stdout = lockedWriter{p.mu, p.output}
+	cmd.Stderr = lockedWriter{p.mu, p.output}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// waitReady polls /readyz until 200 or the deadline; it returns how long it took.
+func waitReady(t *testing.T, p *proc, base string, within time.Duration) time.Duration {
+	t.Helper()
+	began := time.Now()
+	for time.Since(began) < within {
+		select {
+		case err := <-p.done:
+			t.Fatalf("server exited early: %v\n%s", err, p.log())
+		default:
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Since(began)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("not ready within %s\n%s", within, p.log())
+	return 0
+}
+
+func TestServeWithNoConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	// Only the address is overridden (the default port may be taken on a shared machine).
+	p := start(t, dir, []string{"GATEHOUSE_ADDR=" + addr}, "serve")
+	took := waitReady(t, p, "http://"+addr, 10*time.Second)
+	t.Logf("start to ready: %s", took)
+	for _, f := range []string{"gatehouse.db", "gatehouse.key"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s not created: %v", f, err)
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "gatehouse.key")); st != nil && st.Mode().Perm() != 0o600 {
+		t.Errorf("master key mode = %v", st.Mode().Perm())
+	}
+	if !strings.Contains(p.log(), "GENERATED A NEW MASTER KEY") {
+		t.Error("no loud warning about the generated master key")
+	}
+	if !strings.Contains(p.log(), `"issuer":"http://`+addr+`"`) {
+		t.Errorf("issuer not derived from addr:\n%s", p.log())
+	}
+
+	// SIGTERM: clean exit.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
+		}
+		p.done <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"plain http public issuer": {[]string{"serve", "--issuer", "http://auth.example.com"}, "HTTPS everywhere"},
+		"half TLS":                 {[]string{"serve", "--tls-cert", "x.pem"}, "tls_cert and tls_key"},
+		"unknown flag":             {[]string{"serve", "--nope"}, "flag provided but not defined"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(binary(t), c.args...)
+			cmd.Dir = t.TempDir()
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), c.want) {
+				t.Fatalf("err = %v, output:\n%s\nwant it to mention %q", err, out, c.want)
+			}
+		})
+	}
+}
+
+func TestCommandLineBasics(t *testing.T) {
+	out, err := exec.Command(binary(t), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "gatehouse ") {
+		t.Fatalf("version: %v %s", err, out)
+	}
+	out, err = exec.Command(binary(t), "frobnicate").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown command") {
+		t.Fatalf("unknown command: %v %s", err, out)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary(t), "migrate", "up", "--output", "json")
+	cmd.Dir = dir
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Dialect         string
+		Current, Latest int64
+	}
+	if err := json.Unmarshal(out, &st); err != nil || st.Dialect != "sqlite" || st.Current != st.Latest || st.Latest < 1 {
+		t.Fatalf("migrate up --output json = %s (%v)", out, err)
+	}
+}
+
+// TestPostgresNeedsMigrationThenServes: production flow on PostgreSQL —
+// serve refuses an unmigrated database, migrate up fixes it, serve starts.
+func TestPostgresNeedsMigrationThenServes(t *testing.T) {
+	url := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("GATEHOUSE_TEST_POSTGRES_URL not set")
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "accept_" + hex.EncodeToString(b)
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	dsn := url + sep + "search_path=" + schema
+	key := make([]byte, 32)
+	rand.Read(key)
+	env := []string{"GATEHOUSE_DATABASE=" + dsn, "GATEHOUSE_MASTER_KEY=" + base64Std(key)}
+
+	cmd := exec.Command(binary(t), "serve", "--addr", freeAddr(t))
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "gatehouse migrate up") {
+		t.Fatalf("unmigrated PostgreSQL accepted: %v\n%s", err, out)
+	}
+
+	cmd = exec.Command(binary(t), "migrate", "up")
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	p := start(t, t.TempDir(), append(env, "GATEHOUSE_ADDR="+addr), "serve")
+	waitReady(t, p, "http://"+addr, 10*time.Second)
+	if !strings.Contains(p.log(), `"database":"postgres"`) {
+		t.Errorf("not serving from PostgreSQL:\n%s", p.log())
+	}
+}
