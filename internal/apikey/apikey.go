@@ -436,6 +436,8 @@ func (s *Service) Validate(ctx context.Context, key string, remote netip.Addr) (
 		return nil, fmt.Errorf("%w: expired", ErrInvalidKey)
 	case info.ClientStatus != store.ClientActive:
 		return nil, fmt.Errorf("%w: app is %s", ErrInvalidKey, info.ClientStatus)
+	case info.OwnerDisabled:
+		return nil, fmt.Errorf("%w: the app's owner is disabled", ErrInvalidKey)
 	}
 	if !AddrAllowed(info.AllowedCIDRs, remote) {
 		return nil, fmt.Errorf("%w: %s", ErrAddressNotAllowed, remote)

@@ -131,6 +131,19 @@ func TestServiceRules(t *testing.T) {
 		if err := e.Store.SetClientStatus(e.Ctx, "app1", store.ClientActive, e.Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+		// Owner disabled → the app's keys (which act as the owner) stop too.
+		if err := e.Store.SetDisabled(e.Ctx, owner.ID, true, e.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.APIKeys.Validate(e.Ctx, byAdmin.Secret, in); !errors.Is(err, apikey.ErrInvalidKey) {
+			t.Fatalf("disabled owner's app key still valid: %v", err)
+		}
+		if err := e.Store.SetDisabled(e.Ctx, owner.ID, false, e.Clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.APIKeys.Validate(e.Ctx, byAdmin.Secret, in); err != nil {
+			t.Fatalf("re-enabled owner: %v", err)
+		}
 		e.Clock.Advance(time.Hour)
 		if _, err := e.APIKeys.Validate(e.Ctx, k.Secret, in); !errors.Is(err, apikey.ErrInvalidKey) {
 			t.Fatalf("expired: %v", err)

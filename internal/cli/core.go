@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"runtime/debug"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -49,6 +53,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// now so the idle footprint is the live heap, not the startup peak.
 	debug.FreeOSMemory()
 	go a.RunBackground(ctx)
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr, log)
+	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", a.Store.Dialect(), "version", Version)
 	return server.Run(ctx, ln, h, log, cfg.ShutdownTimeout, cfg.TLSCert, cfg.TLSKey)
 }
@@ -106,4 +113,23 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 func runConfigTable(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprint(env.Stdout, configTable())
 	return nil
+}
+
+// serveDebug serves net/http/pprof on its own loopback listener, never on the
+// public mux.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		log.Error("pprof listener", "err", err)
+	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 	LogFormat     string
 	AccessLog     bool
 	Migrate       string // auto | always | never
+	DebugAddr     string // pprof listener; "" = off
 
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
@@ -42,6 +43,7 @@ type Config struct {
 	SessionIdleTTL  time.Duration
 	SessionMaxTTL   time.Duration
 	BasicAuth       string // all | credentials
+	ClientCacheTTL  time.Duration
 
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
@@ -98,6 +100,7 @@ var settings = []setting{
 	{"log_level", "info", "debug | info | warn | error", true, str(func(c *Config) *string { return &c.LogLevel })},
 	{"log_format", "json", "json | text", true, str(func(c *Config) *string { return &c.LogFormat })},
 	{"access_log", "true", "log one line per HTTP request", true, boolean(func(c *Config) *bool { return &c.AccessLog })},
+	{"debug_addr", "", "if set, serve Go pprof profiles at http://<debug_addr>/debug/pprof/ on a separate listener (keep it on loopback)", true, str(func(c *Config) *string { return &c.DebugAddr })},
 	{"migrate", "auto", "auto (migrate on start for SQLite, refuse unmigrated PostgreSQL) | always | never", true, str(func(c *Config) *string { return &c.Migrate })},
 	{"max_body_bytes", "1048576", "largest request body accepted", true, func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -107,6 +110,7 @@ var settings = []setting{
 	{"shutdown_timeout", "30s", "how long in-flight requests may finish after SIGTERM", true, dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"access_token_ttl", "1h", "default access token lifetime", true, dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh_token_ttl", "720h", "refresh token lifetime, renewed on each rotation (sliding)", true, dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"client_cache_ttl", "5s", "how long the token endpoint may reuse a client's record and secret hashes; bounds how long a disabled client or deleted secret still authenticates on another replica (0s: no cache)", true, dur(func(c *Config) *time.Duration { return &c.ClientCacheTTL })},
 	{"session_idle_ttl", "12h", "browser session ends after this long unused", true, dur(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{"session_max_ttl", "168h", "browser session ends this long after sign-in, used or not", true, dur(func(c *Config) *time.Duration { return &c.SessionMaxTTL })},
 	{"basic_auth", "all", "where HTTP Basic email:password is accepted on the API: all | credentials (token-management routes only)", true, str(func(c *Config) *string { return &c.BasicAuth })},
@@ -244,6 +248,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("addr %q: %v", c.Addr, err)
 	}
+	if c.DebugAddr != "" {
+		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil || !IsLoopbackHost(host) {
+			bad("debug_addr %q must be a loopback host:port (profiles expose internals)", c.DebugAddr)
+		}
+	}
 	if c.Database == "" {
 		bad("database must be set")
 	}
@@ -279,6 +288,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be positive", key)
 		}
+	}
+	if c.ClientCacheTTL < 0 || c.ClientCacheTTL > time.Minute {
+		bad("client_cache_ttl must be between 0s and 1m")
 	}
 	if c.MaxBodyBytes < 1024 {
 		bad("max_body_bytes must be at least 1024")

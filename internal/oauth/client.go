@@ -209,6 +209,7 @@ func (s *Service) AddClientSecret(ctx context.Context, clientID string, expiresA
 	if err := s.st.AddClientSecret(ctx, &cs); err != nil {
 		return store.ClientSecret{}, "", err
 	}
+	s.clients.forget(c.ID)
 	return cs, secret, nil
 }
 
@@ -230,7 +231,7 @@ func errBadClientCredentials() *Error {
 // in constant time; a public client presents only its client_id ("none") and
 // is then bound by PKCE. Only active clients authenticate.
 func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) (*store.Client, error) {
-	c, err := s.st.ClientByID(ctx, cr.ID)
+	e, cached, err := s.loadClient(ctx, cr.ID, false)
 	if errors.Is(err, store.ErrNotFound) {
 		// Spend what a real comparison costs, so timing does not tell
 		// unknown clients from wrong secrets.
@@ -242,6 +243,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) 
 	if err != nil {
 		return nil, ErrServerError(err)
 	}
+	c := e.client
 	switch c.Type {
 	case store.ClientPublic:
 		if cr.Method != AuthMethodNone {
@@ -253,9 +255,13 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) 
 		if cr.Method == AuthMethodNone {
 			return nil, ErrInvalidClient("this client must authenticate: use HTTP Basic with client_id and client_secret (client_secret_basic)")
 		}
-		ok, err := s.checkClientSecret(ctx, c.ID, cr.Secret)
-		if err != nil {
-			return nil, ErrServerError(err)
+		ok := s.checkClientSecret(e.secrets, cr.Secret)
+		if !ok && cached {
+			// The cached secrets may predate a new one: look again before failing.
+			if e, _, err = s.loadClient(ctx, cr.ID, true); err != nil {
+				return nil, errBadClientCredentials().WithCause(err)
+			}
+			ok = s.checkClientSecret(e.secrets, cr.Secret)
 		}
 		if !ok {
 			return nil, errBadClientCredentials().WithCause(fmt.Errorf("wrong secret for client %q", c.ID))
@@ -267,13 +273,11 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) 
 	return c, nil
 }
 
-func (s *Service) checkClientSecret(ctx context.Context, clientID, secret string) (bool, error) {
+// checkClientSecret compares the presented secret with every unexpired
+// secret of the client, in constant time and without early exit.
+func (s *Service) checkClientSecret(secrets []store.ClientSecret, secret string) bool {
 	if secret == "" || len(secret) > 512 {
-		return false, nil
-	}
-	secrets, err := s.st.ClientSecrets(ctx, clientID)
-	if err != nil {
-		return false, fmt.Errorf("oauth: reading client secrets: %w", err)
+		return false
 	}
 	h := s.hasher.Hash(secret)
 	now := s.time()
@@ -282,10 +286,9 @@ func (s *Service) checkClientSecret(ctx context.Context, clientID, secret string
 		if cs.ExpiresAt != nil && !now.Before(*cs.ExpiresAt) {
 			continue
 		}
-		// Compare against every secret, without early exit.
 		if credential.Equal(h, cs.Hash) {
 			ok = true
 		}
 	}
-	return ok, nil
+	return ok
 }

@@ -108,7 +108,8 @@ type env struct {
 const scopeRoute = "/test/tokens-read"
 
 type envOpts struct {
-	accessTTL time.Duration
+	accessTTL      time.Duration
+	clientCacheTTL time.Duration
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -150,7 +151,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	}
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
-		AccessTokenTTL: o.accessTTL,
+		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
 	})
 	if err != nil {
 		t.Fatal(err)

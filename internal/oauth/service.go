@@ -75,6 +75,10 @@ type Options struct {
 	RefreshTokenTTL time.Duration // default 30 days, renewed on each rotation
 	CodeTTL         time.Duration // default 5 minutes
 	LoginMaxAge     time.Duration // prompt=login freshness, default 2 minutes
+	// ClientCacheTTL bounds how long a disabled client or deleted secret may
+	// still authenticate at the token endpoint on a replica that cached it
+	// (see clientCache). 0 turns the cache off.
+	ClientCacheTTL time.Duration
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -90,6 +94,7 @@ type Service struct {
 	refreshTTL time.Duration
 	codeTTL    time.Duration
 	loginAge   time.Duration
+	clients    *clientCache
 }
 
 // NewService checks the options and builds the Service.
@@ -106,6 +111,7 @@ func NewService(o Options) (*Service, error) {
 	s := &Service{
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
+		clients: newClientCache(o.ClientCacheTTL),
 	}
 	if s.accessTTL <= 0 {
 		s.accessTTL = DefaultAccessTokenTTL

@@ -384,6 +384,8 @@ type APIKeyInfo struct {
 	APIKey
 	ClientStatus  string
 	ClientOwnerID string
+	// OwnerDisabled: a key acts as the app's owner, so it dies with them.
+	OwnerDisabled bool
 }
 
 // APIKeys persists API keys.

@@ -36,7 +36,7 @@ func TestCrashDurability(t *testing.T) {
 	}
 	s.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -94,30 +94,39 @@ func TestCrashDurability(t *testing.T) {
 	t.Logf("all %d commits reported before SIGKILL survived", len(committed))
 }
 
-// TestCrashChild is the writer TestCrashDurability kills; it does nothing in
-// a normal run.
-func TestCrashChild(t *testing.T) {
-	path := os.Getenv(crashEnv)
-	if path == "" {
-		t.Skip("runs only as the child of TestCrashDurability")
+// TestMain lets the test binary double as the writer that
+// TestCrashDurability kills: with crashEnv set it runs crashChild and never
+// returns; otherwise it runs the tests as usual.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashEnv); path != "" {
+		crashChild(path)
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild commits rows forever, reporting each one after its Commit
+// returned, until it is killed.
+func crashChild(path string) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(2)
 	}
 	now := time.Now()
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("u%06d", i)
 		if err := s.CreateUser(ctx, &store.User{ID: id, Email: id + "@example.com", PasswordHash: "h",
 			CredentialsChangedAt: now, CreatedAt: now, UpdatedAt: now}); err != nil {
-			t.Fatal(err)
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(2)
 		}
 		// A multi-statement transaction as well as a single insert.
 		if err := s.CreateClient(ctx, &store.Client{ID: "client-" + id, Name: "c", OwnerID: id,
 			Type: store.ClientConfidential, Status: store.ClientActive, CreatedAt: now, UpdatedAt: now},
 			[]store.ClientSecret{{ID: "a-" + id, Hash: "a", CreatedAt: now}, {ID: "b-" + id, Hash: "b", CreatedAt: now}}); err != nil {
-			t.Fatal(err)
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(2)
 		}
 		// Unbuffered write(2) to the pipe, after Commit returned.
 		fmt.Fprintf(os.Stdout, "committed %s\n", id)

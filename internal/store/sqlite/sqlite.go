@@ -20,18 +20,22 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
-// Connection settings. busy_timeout still matters with one writer per
+// Connection settings. Automatic checkpoints are off on the write
+// connection: the checkpointer does them in the background (checkpoint.go).
+// busy_timeout still matters with one writer per
 // process: another process (a CLI command next to the server) may hold the
 // lock for a moment.
 const (
 	writeParams = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(ON)&_txlock=immediate"
+		"&_pragma=foreign_keys(ON)&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)" +
+		"&_txlock=immediate"
 	readParams = "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=query_only(ON)"
 )
 
@@ -84,5 +88,19 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return sqlstore.New(sqlstore.SQLite, w, r)
+	ck, err := startCheckpointer(path, 250*time.Millisecond)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(sqlstore.SQLite, w, r)
+	if err != nil {
+		ck.close()
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	s.OnClose(ck.close)
+	return s, nil
 }

@@ -51,6 +51,8 @@ type Store struct {
 	dialect string
 	w       *pool // INSERT/UPDATE/DELETE and transactions
 	r       *pool // SELECTs; the same pool as w on PostgreSQL
+	batch   *batcher
+	closers []func() error // run first by Close (see OnClose)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,6 +72,7 @@ func New(dialect string, write, read *sql.DB) (*Store, error) {
 	if read != nil && read != write {
 		s.r = &pool{db: read, rebind: rebind, detach: dialect == SQLite}
 	}
+	s.batch = newBatcher(s, 128)
 	return s, nil
 }
 
@@ -87,9 +90,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// OnClose registers fn to run at Close, after pending batched writes and
+// before the pools close (the sqlite package stops its checkpointer here).
+func (s *Store) OnClose(fn func() error) { s.closers = append(s.closers, fn) }
+
 // Close implements store.Store.
 func (s *Store) Close() error {
-	err := s.w.close()
+	s.batch.close()
+	var err error
+	for _, c := range s.closers {
+		err = errors.Join(err, c())
+	}
+	s.closers = nil
+	err = errors.Join(err, s.w.close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.close())
 	}

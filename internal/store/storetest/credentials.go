@@ -127,8 +127,16 @@ func testAPIKeyCreateLookup(t *testing.T, f *fixture) {
 	_, err := f.s.APIKeyByHash(f.ctx, "nope")
 	wantErr(t, err, store.ErrNotFound)
 
-	must(t, f.s.SetClientStatus(f.ctx, c.ID, store.ClientDisabled, f.now))
+	must(t, f.s.SetDisabled(f.ctx, u.ID, true, f.now))
 	info, err := f.s.APIKeyByHash(f.ctx, bare.Hash)
+	must(t, err)
+	if !info.OwnerDisabled {
+		t.Fatal("OwnerDisabled = false after disabling the client's owner")
+	}
+	must(t, f.s.SetDisabled(f.ctx, u.ID, false, f.now))
+
+	must(t, f.s.SetClientStatus(f.ctx, c.ID, store.ClientDisabled, f.now))
+	info, err = f.s.APIKeyByHash(f.ctx, bare.Hash)
 	must(t, err)
 	if info.ClientStatus != store.ClientDisabled {
 		t.Fatalf("ClientStatus = %q after disabling the client", info.ClientStatus)

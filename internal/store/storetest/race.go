@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -83,5 +84,36 @@ func testRaceRecordFailure(t *testing.T, f *fixture) {
 			t.Fatalf("RecordFailure counts %v: want each of 1..%d once", counts, raceN)
 		}
 		seen[n] = true
+	}
+}
+
+// testRaceCreateTokens: many concurrent issuances, every third one a
+// duplicate of an existing token (a conflict), each pair of tokens all or
+// nothing. Backends may commit concurrent writes together (group commit); a
+// failing write must still fail alone.
+func testRaceCreateTokens(t *testing.T, f *fixture) {
+	w := f.world()
+	existing := f.token(store.TokenAccess, w.g)
+	pairs := make([][2]*store.Token, raceN)
+	for i := range pairs {
+		pairs[i] = [2]*store.Token{f.newToken(store.TokenAccess, w.g), f.newToken(store.TokenRefresh, w.g)}
+		if i%3 == 0 {
+			// Same hash as a stored token: this pair must fail as a whole.
+			pairs[i][1].Hash = existing.Hash
+		}
+	}
+	errs := race(raceN, func(i int) error { return f.s.CreateTokens(f.ctx, pairs[i][0], pairs[i][1]) })
+	for i, err := range errs {
+		wantConflict := i%3 == 0
+		if wantConflict && !errors.Is(err, store.ErrConflict) {
+			t.Errorf("pair %d: error %v, want ErrConflict", i, err)
+		}
+		if !wantConflict && err != nil {
+			t.Errorf("pair %d failed with its neighbour: %v", i, err)
+		}
+		_, err0 := f.s.TokenByHash(f.ctx, pairs[i][0].Hash)
+		if wantConflict != errors.Is(err0, store.ErrNotFound) {
+			t.Errorf("pair %d: first token lookup = %v; all-or-nothing broken", i, err0)
+		}
 	}
 }

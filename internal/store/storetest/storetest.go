@@ -112,6 +112,7 @@ func cases() []testCase {
 		{"race/totp_step", testRaceTOTPStep},
 		{"race/recovery_code", testRaceRecoveryCode},
 		{"race/record_failure", testRaceRecordFailure},
+		{"race/create_tokens", testRaceCreateTokens},
 	}
 }
 

@@ -1,0 +1,105 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// batcher is group commit for hot inserts (token issuance). Concurrent
+// callers hand their writes to one goroutine, which runs every write waiting
+// at that moment in ONE transaction: on SQLite one WAL append instead of one
+// per request behind the single write connection, on PostgreSQL one WAL
+// flush (fsync) instead of one per request. Each caller returns only after
+// the commit that contains its write, so durability is unchanged.
+//
+// If a batch fails, it is rolled back and each write is retried alone, so
+// one failing write (a constraint violation) never fails its neighbours and
+// all-or-nothing holds per call.
+type batcher struct {
+	s     *Store
+	jobs  chan *job
+	stop  chan struct{}
+	done  sync.WaitGroup
+	once  sync.Once
+	limit int
+}
+
+type job struct {
+	fn  func(t *tx) error
+	err chan error
+}
+
+var errClosed = errors.New("sqlstore: store is closed")
+
+func newBatcher(s *Store, limit int) *batcher {
+	b := &batcher{s: s, jobs: make(chan *job), stop: make(chan struct{}), limit: limit}
+	b.done.Add(1)
+	go b.run()
+	return b
+}
+
+// do runs fn in a (possibly shared) write transaction and returns once it is
+// committed or has failed. The request context only bounds the wait to be
+// admitted: once admitted, the write completes (a commit cannot be half-undone
+// for one caller).
+func (b *batcher) do(ctx context.Context, fn func(t *tx) error) error {
+	j := &job{fn: fn, err: make(chan error, 1)}
+	select {
+	case b.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.stop:
+		return errClosed
+	}
+	return <-j.err
+}
+
+func (b *batcher) run() {
+	defer b.done.Done()
+	batch := make([]*job, 0, b.limit)
+	for {
+		select {
+		case j := <-b.jobs:
+			batch = append(batch[:0], j)
+		case <-b.stop:
+			return
+		}
+	gather:
+		for len(batch) < b.limit {
+			select {
+			case j := <-b.jobs:
+				batch = append(batch, j)
+			default:
+				break gather
+			}
+		}
+		b.commit(batch)
+	}
+}
+
+func (b *batcher) commit(batch []*job) {
+	ctx := context.Background()
+	err := b.s.inTx(ctx, func(t *tx) error {
+		for _, j := range batch {
+			if err := j.fn(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, j := range batch {
+			j.err <- err
+		}
+		return
+	}
+	for _, j := range batch {
+		j.err <- b.s.inTx(ctx, j.fn)
+	}
+}
+
+func (b *batcher) close() {
+	b.once.Do(func() { close(b.stop) })
+	b.done.Wait()
+}
