@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
 )
 
 // serverProc is a Gatehouse server the bench started as a child process, so
@@ -202,31 +202,11 @@ func freshPostgresSchema(ctx context.Context, dbURL string) (string, func(), err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
+	dsn, drop, err := postgres.NewSchema(ctx, dbURL, "gatehouse_bench")
 	if err != nil {
-		return "", nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+		return "", nil, err
 	}
-	defer conn.Close(context.Background())
-	var b [6]byte
-	rand.Read(b[:])
-	schema := fmt.Sprintf("gatehouse_bench_%x", b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		return "", nil, fmt.Errorf("creating schema: %w", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	drop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dbURL)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
-	}
-	return u.String(), drop, nil
+	return dsn, func() { drop() }, nil
 }
 
 func isPostgresURL(s string) bool {

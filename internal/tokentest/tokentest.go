@@ -10,14 +10,11 @@ package tokentest
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for schema setup
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
@@ -38,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
@@ -86,29 +83,12 @@ func OpenSQLite(t testing.TB) *sqlstore.Store {
 func OpenPostgres(t testing.TB, base string) *sqlstore.Store {
 	t.Helper()
 	ctx := context.Background()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "tokentest_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open("pgx", base)
+	dsn, drop, err := postgres.NewSchema(ctx, base, "tokentest")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
 		t.Fatalf("postgres: %v", err)
 	}
-	t.Cleanup(func() {
-		admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := backend.Open(ctx, u.String())
+	t.Cleanup(func() { drop() })
+	st, err := backend.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,8 @@
 package acceptance
 
 import (
+	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -19,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
 )
 
 var (
@@ -213,23 +212,11 @@ func TestPostgresNeedsMigrationThenServes(t *testing.T) {
 	if url == "" {
 		t.Skip("GATEHOUSE_TEST_POSTGRES_URL not set")
 	}
-	db, err := sql.Open("pgx", url)
+	dsn, drop, err := postgres.NewSchema(context.Background(), url, "accept")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "accept_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	dsn := url + sep + "search_path=" + schema
+	t.Cleanup(func() { drop() })
 	key := make([]byte, 32)
 	rand.Read(key)
 	env := []string{"GATEHOUSE_DATABASE=" + dsn, "GATEHOUSE_MASTER_KEY=" + base64Std(key)}

@@ -1,10 +1,7 @@
 package postgres_test
 
 import (
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -46,26 +43,16 @@ func newServer(t *testing.T) *server {
 // parameters to the server as run-time parameters).
 func (s *server) schemaURL(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "gh_" + hex.EncodeToString(b)
-	if _, err := s.admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context is done by now.
-		if _, err := s.admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(s.url)
+	dsn, drop, err := postgres.NewSchema(t.Context(), s.url, "gh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	return dsn
 }
 
 func (s *server) open(t *testing.T, dsn string) storetest.Migratable {
