@@ -301,6 +301,7 @@ type sessionView struct {
 	Handle    string
 	Current   bool
 	UserAgent string
+	Browser   string // browserSummary(UserAgent)
 	IP        string
 	Created   time.Time
 	LastSeen  time.Time
@@ -341,7 +342,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 		s := &all[i]
 		d.Sessions = append(d.Sessions, sessionView{
 			Handle: h.id.SessionHandle(s), Current: s.ID == cur.ID,
-			UserAgent: s.UserAgent, IP: s.IP, Created: s.CreatedAt, LastSeen: s.LastSeenAt,
+			UserAgent: s.UserAgent, Browser: browserSummary(s.UserAgent), IP: s.IP, Created: s.CreatedAt, LastSeen: s.LastSeenAt,
 		})
 	}
 	if u.TOTPEnabled {
