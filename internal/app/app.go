@@ -177,6 +177,14 @@ func (a *App) RunBackground(ctx context.Context) {
 			if _, err := a.Store.DeleteExpiredTokens(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 				a.Log.Warn("housekeeping: tokens", "err", err)
 			}
+			if _, err := a.Store.DeleteExpiredAuthCodes(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+				a.Log.Warn("housekeeping: authorization codes", "err", err)
+			}
+			// TOTP steps are 30 s; anything older than ten minutes is far
+			// outside the ±1-step window and cannot be replayed anyway.
+			if _, err := a.Store.DeleteTOTPStepsBefore(ctx, now.Add(-10*time.Minute).Unix()/30); err != nil && ctx.Err() == nil {
+				a.Log.Warn("housekeeping: TOTP steps", "err", err)
+			}
 		}
 	}
 }

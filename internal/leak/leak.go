@@ -14,9 +14,9 @@
 // prefix, length or checksum; see internal/credential) are skipped without a
 // database lookup. Recognised kinds: personal access tokens (gthp_), API keys
 // (gthk_), OAuth access tokens (gtha_) and refresh tokens (gthr_; revoking
-// one revokes its whole grant). Authorization codes (gthc_) live minutes and
-// are single-use, and client secrets (gths_) are rotated by their owner; both
-// are accepted and ignored.
+// one revokes its whole grant), authorization codes (gthc_; the code is burnt
+// and its grant revoked, as for a replayed code) and client secrets (gths_;
+// the secret is deleted, the app's other secrets keep working).
 //
 // Requests are rate-limited per client address (an in-process token bucket
 // per IPv4 address or IPv6 /64; with several replicas each has its own
@@ -38,6 +38,9 @@ type Store interface {
 	RevokePATByHash(ctx context.Context, hash string, at time.Time) error
 	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
 	RevokeToken(ctx context.Context, hash string, at time.Time) (*store.Token, error)
+	DeleteClientSecretByHash(ctx context.Context, hash string) (clientID string, err error)
+	ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*store.AuthCode, error)
+	RevokeGrant(ctx context.Context, id string, at time.Time) error
 }
 
 // MaxCredentials is the most credentials one request may carry.
@@ -122,6 +125,34 @@ func (s *Service) Revoke(ctx context.Context, creds []string) (Result, error) {
 			if err == nil && t != nil {
 				res.Revoked++
 				s.log.WarnContext(ctx, "leaked credential revoked", "kind", p.Kind.String(), "token_id", t.ID, "client_id", t.ClientID, "user_id", t.UserID, "grant_id", t.GrantID)
+			}
+		case credential.ClientSecret:
+			// The app must deploy another secret (client rotation); its other
+			// secrets keep working. Replicas that cached the client may accept
+			// the deleted secret for up to client_cache_ttl.
+			res.Checked++
+			clientID, err := s.st.DeleteClientSecretByHash(ctx, hash)
+			fail(err)
+			if err == nil {
+				res.Revoked++
+				s.log.WarnContext(ctx, "leaked credential revoked", "kind", p.Kind.String(), "client_id", clientID)
+			}
+		case credential.AuthCode:
+			// Burn the code and, as for a replayed code (RFC 6749 §4.1.2),
+			// revoke every token already issued from it.
+			res.Checked++
+			code, err := s.st.ConsumeAuthCode(ctx, hash, at)
+			if errors.Is(err, store.ErrAlreadyUsed) {
+				err = nil
+			}
+			fail(err)
+			if err == nil && code != nil {
+				err = s.st.RevokeGrant(ctx, code.GrantID, at)
+				fail(err)
+				if err == nil {
+					res.Revoked++
+					s.log.WarnContext(ctx, "leaked credential revoked", "kind", p.Kind.String(), "client_id", code.ClientID, "user_id", code.UserID, "grant_id", code.GrantID)
+				}
 			}
 		}
 	}

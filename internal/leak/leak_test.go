@@ -3,6 +3,7 @@ package leak_test
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -203,4 +204,50 @@ func TestRateLimited(t *testing.T) {
 	if res := e.Do("POST", "/v0/credentials/revoke", revokeBody("x"), tt.JSONType...); res.Status != 202 {
 		t.Fatalf("after refill: %d", res.Status)
 	}
+}
+
+// TestLeakedClientSecretAndCode: a reported client secret is deleted (the
+// app's other secret keeps working) and a reported authorization code is
+// burnt with its grant revoked.
+func TestLeakedClientSecretAndCode(t *testing.T) {
+	tt.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
+		e := tt.New(t, open(t), tt.Options{})
+		u := e.CreateUser("app-owner@example.com", false)
+		e.CreateClient("leaky-app", u.ID, "profile:read")
+		now := e.Clock.Now()
+		leaked, _ := credential.Generate(rand.Reader, credential.ClientSecret, "")
+		kept, _ := credential.Generate(rand.Reader, credential.ClientSecret, "")
+		for i, sec := range []string{leaked, kept} {
+			if err := e.Store.AddClientSecret(e.Ctx, &store.ClientSecret{ID: "sec-" + string(rune('a'+i)), ClientID: "leaky-app", Hash: e.Hasher.Hash(sec), CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := &store.Grant{ID: "leaky-grant", ClientID: "leaky-app", UserID: u.ID, Scopes: []string{"profile:read"}, CreatedAt: now}
+		if err := e.Store.CreateGrant(e.Ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		code, _ := credential.Generate(rand.Reader, credential.AuthCode, "")
+		if err := e.Store.CreateAuthCode(e.Ctx, &store.AuthCode{Hash: e.Hasher.Hash(code), GrantID: g.ID, ClientID: "leaky-app", UserID: u.ID,
+			RedirectURI: "https://app.example/cb", Scopes: g.Scopes, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+
+		res := e.Do("POST", "/v0/credentials/revoke", revokeBody(leaked, code), tt.JSONType...)
+		if res.Status != http.StatusAccepted {
+			t.Fatalf("%d %s", res.Status, res.Body)
+		}
+		secrets, err := e.Store.ClientSecrets(e.Ctx, "leaky-app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(secrets) != 1 || secrets[0].Hash != e.Hasher.Hash(kept) {
+			t.Fatalf("secrets after leak report = %+v; want only the kept one", secrets)
+		}
+		if _, err := e.Store.ConsumeAuthCode(e.Ctx, e.Hasher.Hash(code), now); !errors.Is(err, store.ErrAlreadyUsed) {
+			t.Fatalf("leaked code still redeemable: %v", err)
+		}
+		if got, err := e.Store.GrantByID(e.Ctx, g.ID); err != nil || got.RevokedAt == nil {
+			t.Fatalf("leaked code's grant not revoked: %+v %v", got, err)
+		}
+	})
 }

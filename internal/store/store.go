@@ -81,6 +81,9 @@ type Users interface {
 	// UseTOTPStep records that the code of time step `step` was accepted for
 	// the user; ErrAlreadyUsed when it was before (unique (user, step)).
 	UseTOTPStep(ctx context.Context, userID string, step int64, at time.Time) error
+	// DeleteTOTPStepsBefore forgets accepted steps older than step (they can
+	// no longer be replayed: the ±1-step window has moved past them).
+	DeleteTOTPStepsBefore(ctx context.Context, step int64) (int64, error)
 	// ReplaceRecoveryCodes deletes the user's codes and stores these hashes.
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
 	// UseRecoveryCode consumes one unused code with this hash; ErrNotFound
@@ -195,6 +198,9 @@ type Clients interface {
 	AddClientSecret(ctx context.Context, s *ClientSecret) error
 	ClientSecrets(ctx context.Context, clientID string) ([]ClientSecret, error)
 	DeleteClientSecret(ctx context.Context, clientID, secretID string) error
+	// DeleteClientSecretByHash deletes whatever secret has this hash (leak
+	// response) and returns its client's id; ErrNotFound when none.
+	DeleteClientSecretByHash(ctx context.Context, hash string) (clientID string, err error)
 }
 
 // ---------------------------------------------------------------- consents
@@ -269,6 +275,8 @@ type AuthCodes interface {
 	// the caller can revoke its grant); an unknown code returns ErrNotFound.
 	// Expiry is the caller's to check.
 	ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*AuthCode, error)
+	// DeleteExpiredAuthCodes removes codes that expired before `before`.
+	DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ---------------------------------------------------------------- tokens

@@ -96,10 +96,6 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	email := r.PostFormValue("email")
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
 	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
@@ -160,10 +156,6 @@ func (h *Handler) secondFactorPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
 	pending := h.pendingSession(r)
 	if pending == nil {
@@ -216,10 +208,6 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	if h.cfg.DisableSignup {
 		h.Render(w, r, http.StatusNotFound, "error.html", Page{Title: "Sign-up is closed", Error: "New accounts are created by an administrator on this server."})
 		return
@@ -281,10 +269,6 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	if st := h.state(r); st.sess != nil {
 		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
 			h.serverError(w, r, err)
@@ -382,10 +366,6 @@ func (h *Handler) accountFailure(w http.ResponseWriter, r *http.Request, u *stor
 }
 
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -420,10 +400,6 @@ type totpSetupData struct {
 }
 
 func (h *Handler) totpStart(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, _, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -477,10 +453,6 @@ type recoveryCodesData struct {
 }
 
 func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, _, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -510,10 +482,6 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -526,10 +494,6 @@ func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -553,10 +517,6 @@ func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 // ---------------------------------------------------------------- sessions
 
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
@@ -577,10 +537,6 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) endOtherSessions(w http.ResponseWriter, r *http.Request) {
-	if !h.VerifyCSRF(r) {
-		h.CSRFFailed(w, r)
-		return
-	}
 	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return

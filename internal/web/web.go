@@ -137,27 +137,29 @@ func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	return pages, nil
 }
 
-// Routes mounts the account pages and the stylesheet.
+// Routes mounts the account pages and the stylesheet. Every POST is
+// CSRF-checked here, before its handler runs, so no form can forget it.
 func (h *Handler) Routes(mux *http.ServeMux) {
-	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.Wrap(f)) }
+	get := func(path string, f http.HandlerFunc) { mux.Handle("GET "+path, h.Wrap(f)) }
+	post := func(path string, f http.HandlerFunc) { mux.Handle("POST "+path, h.Wrap(h.RequireCSRF(f))) }
 	mux.Handle("GET /static/", h.static())
-	handle("GET /login", h.loginPage)
-	handle("POST /login", h.login)
-	handle("GET /login/2fa", h.secondFactorPage)
-	handle("POST /login/2fa", h.secondFactor)
-	handle("GET /signup", h.signupPage)
-	handle("POST /signup", h.signup)
-	handle("GET /logout", h.logoutPage)
-	handle("POST /logout", h.logout)
-	handle("GET /account", h.account)
-	handle("POST /account/password", h.changePassword)
-	handle("POST /account/2fa/start", h.totpStart)
-	handle("GET /account/2fa", h.totpSetupPage)
-	handle("POST /account/2fa", h.totpConfirm)
-	handle("POST /account/2fa/disable", h.totpDisable)
-	handle("POST /account/recovery-codes", h.recoveryCodes)
-	handle("POST /account/sessions/end", h.endSession)
-	handle("POST /account/sessions/end-others", h.endOtherSessions)
+	get("/login", h.loginPage)
+	post("/login", h.login)
+	get("/login/2fa", h.secondFactorPage)
+	post("/login/2fa", h.secondFactor)
+	get("/signup", h.signupPage)
+	post("/signup", h.signup)
+	get("/logout", h.logoutPage)
+	post("/logout", h.logout)
+	get("/account", h.account)
+	post("/account/password", h.changePassword)
+	post("/account/2fa/start", h.totpStart)
+	get("/account/2fa", h.totpSetupPage)
+	post("/account/2fa", h.totpConfirm)
+	post("/account/2fa/disable", h.totpDisable)
+	post("/account/recovery-codes", h.recoveryCodes)
+	post("/account/sessions/end", h.endSession)
+	post("/account/sessions/end-others", h.endOtherSessions)
 }
 
 func (h *Handler) static() http.Handler {

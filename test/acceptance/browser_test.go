@@ -51,7 +51,7 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 		case got <- q:
 		default:
 		}
-		w.Write([]byte("<!doctype html><title>Demo app</title><h1>Back at the app</h1>"))
+		w.Write([]byte(`<!doctype html><title>Demo app</title><h1 id="back-at-app">Back at the app</h1>`))
 	}))
 	defer app.Close()
 	redirect := app.URL + "/callback"
@@ -145,7 +145,8 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 			t.Errorf("consent page lacks %q:\n%s", want, page)
 		}
 	}
-	do("allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	// Wait for the app's own page: the consent page has an <h1> too.
+	do("allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS("#back-at-app")))
 	shot("03-back-at-the-app")
 
 	var q map[string]string

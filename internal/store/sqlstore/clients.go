@@ -172,6 +172,19 @@ func (s *Store) ClientSecrets(ctx context.Context, clientID string) ([]store.Cli
 	return out, mapErr("client secrets", rows.Err())
 }
 
+// DeleteClientSecretByHash implements store.Clients (leaked-secret response).
+func (s *Store) DeleteClientSecretByHash(ctx context.Context, hash string) (string, error) {
+	row, err := s.w.queryRow(ctx, `DELETE FROM client_secrets WHERE hash = ? RETURNING client_id`, hash)
+	if err != nil {
+		return "", mapErr("delete client secret by hash", err)
+	}
+	var clientID string
+	if err := row.Scan(&clientID); err != nil {
+		return "", mapErr("delete client secret by hash", err)
+	}
+	return clientID, nil
+}
+
 // DeleteClientSecret implements store.Clients; ErrNotFound when the secret
 // is not the client's.
 func (s *Store) DeleteClientSecret(ctx context.Context, clientID, secretID string) error {

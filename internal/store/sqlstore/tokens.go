@@ -178,6 +178,11 @@ func (s *Store) RevokeToken(ctx context.Context, hash string, at time.Time) (*st
 	return &tok, nil
 }
 
+// DeleteExpiredAuthCodes implements store.AuthCodes.
+func (s *Store) DeleteExpiredAuthCodes(ctx context.Context, before time.Time) (int64, error) {
+	return s.deleteCount(ctx, "delete expired auth codes", `DELETE FROM auth_codes WHERE expires_at < ?`, ms(before))
+}
+
 // DeleteExpiredTokens implements store.Tokens.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error) {
 	return s.deleteCount(ctx, "delete expired tokens", `DELETE FROM tokens WHERE expires_at < ?`, ms(before))

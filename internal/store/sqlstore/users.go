@@ -161,3 +161,8 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 	}
 	return n, nil
 }
+
+// DeleteTOTPStepsBefore implements store.Users.
+func (s *Store) DeleteTOTPStepsBefore(ctx context.Context, step int64) (int64, error) {
+	return s.deleteCount(ctx, "delete old totp steps", `DELETE FROM totp_used_steps WHERE step < ?`, step)
+}

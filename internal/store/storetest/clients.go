@@ -135,6 +135,20 @@ func testClientSecrets(t *testing.T, f *fixture) {
 	got, err = f.s.ClientSecrets(f.ctx, c.ID)
 	must(t, err)
 	equal(t, "ClientSecrets after delete", got, []store.ClientSecret{*s2})
+
+	// By hash (leak response): returns the owning client, then it is gone.
+	id, err := f.s.DeleteClientSecretByHash(f.ctx, "h2")
+	must(t, err)
+	if id != c.ID {
+		t.Fatalf("DeleteClientSecretByHash returned client %q, want %q", id, c.ID)
+	}
+	_, err = f.s.DeleteClientSecretByHash(f.ctx, "h2")
+	wantErr(t, err, store.ErrNotFound)
+	got, err = f.s.ClientSecrets(f.ctx, c.ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("secrets left after delete by hash: %+v", got)
+	}
 }
 
 func testClientDeleteCascades(t *testing.T, f *fixture) {

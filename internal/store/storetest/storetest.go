@@ -96,6 +96,7 @@ func cases() []testCase {
 		{"tokens/revoke_access", testTokenRevokeAccess},
 		{"tokens/revoke_refresh_revokes_grant", testTokenRevokeRefresh},
 		{"tokens/delete_expired", testTokenDeleteExpired},
+		{"codes/delete_expired", testAuthCodeDeleteExpired},
 
 		{"pats/create_lookup", testPATCreateLookup},
 		{"pats/list_revoke", testPATListRevoke},

@@ -231,3 +231,20 @@ func testTokenDeleteExpired(t *testing.T, f *fixture) {
 	_, err = f.s.TokenByHash(f.ctx, live.Hash)
 	must(t, err)
 }
+
+func testAuthCodeDeleteExpired(t *testing.T, f *fixture) {
+	w := f.world()
+	old := f.code(w.g) // expires at f.now + 1 minute
+	live := *old
+	live.Hash, live.ExpiresAt = "code-"+f.id("code"), f.at(time.Hour)
+	must(t, f.s.CreateAuthCode(f.ctx, &live))
+	n, err := f.s.DeleteExpiredAuthCodes(f.ctx, f.at(2*time.Minute))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteExpiredAuthCodes = %d, want 1", n)
+	}
+	_, err = f.s.ConsumeAuthCode(f.ctx, old.Hash, f.now)
+	wantErr(t, err, store.ErrNotFound)
+	_, err = f.s.ConsumeAuthCode(f.ctx, live.Hash, f.now)
+	must(t, err)
+}

@@ -127,6 +127,14 @@ func testTOTPStep(t *testing.T, f *fixture) {
 	wantErr(t, f.s.UseTOTPStep(f.ctx, u.ID, 1000, f.now), store.ErrAlreadyUsed)
 	must(t, f.s.UseTOTPStep(f.ctx, u.ID, 1001, f.now))
 	must(t, f.s.UseTOTPStep(f.ctx, v.ID, 1000, f.now)) // steps are per user
+
+	// Housekeeping forgets steps before 1001 for everyone, and only those.
+	n, err := f.s.DeleteTOTPStepsBefore(f.ctx, 1001)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("DeleteTOTPStepsBefore = %d, want 2", n)
+	}
+	wantErr(t, f.s.UseTOTPStep(f.ctx, u.ID, 1001, f.now), store.ErrAlreadyUsed)
 }
 
 func testRecoveryCodes(t *testing.T, f *fixture) {
