@@ -149,6 +149,20 @@ func (env *Env) OpenApp(ctx context.Context) (*app.App, error) {
 	return app.Open(ctx, cfg, env.Logger(cfg), app.CheckSchema)
 }
 
+// Open parses args (want positional arguments) and opens the application:
+// the prelude of every admin command. The caller closes the App.
+func (env *Env) Open(ctx context.Context, fs *flag.FlagSet, args []string, want int) (*app.App, []string, error) {
+	rest, err := env.Parse(fs, args, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := env.OpenApp(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, rest, nil
+}
+
 // Print writes v as JSON with --output json, or calls text otherwise.
 func (env *Env) Print(v any, text func(w io.Writer)) error {
 	if env.output != nil && *env.output == "json" {

@@ -167,10 +167,7 @@ func runClientList(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("client list")
 	env.OutputFlag(fs)
 	owner := fs.String("owner", "", "only the clients of this user (email)")
-	if _, err := env.Parse(fs, args, 0); err != nil {
-		return err
-	}
-	a, err := env.OpenApp(ctx)
+	a, _, err := env.Open(ctx, fs, args, 0)
 	if err != nil {
 		return err
 	}
@@ -214,11 +211,7 @@ func runClientList(ctx context.Context, env *Env, args []string) error {
 func runClientShow(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("client show")
 	env.OutputFlag(fs)
-	rest, err := env.Parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	a, err := env.OpenApp(ctx)
+	a, rest, err := env.Open(ctx, fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -247,11 +240,7 @@ func runClientStatus(status string) func(ctx context.Context, env *Env, args []s
 	return func(ctx context.Context, env *Env, args []string) error {
 		fs := env.FlagSet("client " + map[string]string{store.ClientDisabled: "disable", store.ClientActive: "enable"}[status])
 		env.OutputFlag(fs)
-		rest, err := env.Parse(fs, args, 1)
-		if err != nil {
-			return err
-		}
-		a, err := env.OpenApp(ctx)
+		a, rest, err := env.Open(ctx, fs, args, 1)
 		if err != nil {
 			return err
 		}
@@ -271,11 +260,7 @@ func runClientStatus(status string) func(ctx context.Context, env *Env, args []s
 func runClientDelete(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("client delete")
 	env.OutputFlag(fs)
-	rest, err := env.Parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	a, err := env.OpenApp(ctx)
+	a, rest, err := env.Open(ctx, fs, args, 1)
 	if err != nil {
 		return err
 	}

@@ -108,10 +108,7 @@ func runUserCreate(ctx context.Context, env *Env, args []string) error {
 func runUserList(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("user list")
 	env.OutputFlag(fs)
-	if _, err := env.Parse(fs, args, 0); err != nil {
-		return err
-	}
-	a, err := env.OpenApp(ctx)
+	a, _, err := env.Open(ctx, fs, args, 0)
 	if err != nil {
 		return err
 	}
@@ -149,11 +146,7 @@ func runUserDisabled(disabled bool) func(ctx context.Context, env *Env, args []s
 		}
 		fs := env.FlagSet("user " + verb)
 		env.OutputFlag(fs)
-		rest, err := env.Parse(fs, args, 1)
-		if err != nil {
-			return err
-		}
-		a, err := env.OpenApp(ctx)
+		a, rest, err := env.Open(ctx, fs, args, 1)
 		if err != nil {
 			return err
 		}
