@@ -59,15 +59,21 @@ func (m *Me) me(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusForbidden, "access_denied", "This credential does not act for a user.")
 		return
 	}
-	u, err := m.users.UserByID(r.Context(), p.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		httpx.WriteError(w, http.StatusNotFound, "not_found", "The user no longer exists.")
-		return
-	}
-	if err != nil {
-		m.log.Error("GET /v0/me", "err", err)
-		httpx.WriteError(w, http.StatusInternalServerError, "server_error", "The profile could not be read.")
-		return
+	// The credential lookup usually read the profile already (one query per
+	// request instead of two); otherwise read it.
+	u := p.User
+	if u == nil || u.ID != p.UserID {
+		full, err := m.users.UserByID(r.Context(), p.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			httpx.WriteError(w, http.StatusNotFound, "not_found", "The user no longer exists.")
+			return
+		}
+		if err != nil {
+			m.log.Error("GET /v0/me", "err", err)
+			httpx.WriteError(w, http.StatusInternalServerError, "server_error", "The profile could not be read.")
+			return
+		}
+		u = &store.Profile{ID: full.ID, Email: full.Email, Name: full.Name, TOTPEnabled: full.TOTPEnabled, CreatedAt: full.CreatedAt}
 	}
 	httpx.NoStore(w)
 	httpx.WriteJSON(w, http.StatusOK, Profile{

@@ -53,6 +53,7 @@ func (s *Service) Validator() authn.BearerValidator {
 			Scopes:       scopes,
 			Method:       authn.MethodAPIKey,
 			CredentialID: k.ID,
+			User:         &k.Owner,
 		}, nil
 	})
 }

@@ -333,7 +333,9 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 	var te *identity.ThrottledError
 	switch {
 	case err == nil:
-		return &Principal{UserID: u.ID, Method: MethodPassword}, true
+		return &Principal{UserID: u.ID, Method: MethodPassword, User: &store.Profile{
+			ID: u.ID, Email: u.Email, Name: u.Name, TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt,
+		}}, true
 	case errors.As(err, &te):
 		w.Header().Set("Retry-After", te.RetryAfterSeconds())
 		httpx.NoStore(w)

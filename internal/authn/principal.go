@@ -7,6 +7,8 @@
 package authn
 
 import (
+	"github.com/gatehouse/gatehouse/internal/store"
+
 	"context"
 	"slices"
 )
@@ -36,6 +38,10 @@ type Principal struct {
 	// CredentialID identifies the token, PAT or key used (for audit logs;
 	// never the secret). "" for password authentication.
 	CredentialID string
+	// User is the profile of UserID when the credential lookup already read
+	// it (every built-in credential does), so handlers need no second query;
+	// nil otherwise.
+	User *store.Profile
 }
 
 // HasScope reports whether the principal carries scope. A nil Scopes (password

@@ -23,7 +23,7 @@ import (
 // Authenticator.RegisterBearer(credential.PAT, …).
 func (s *Service) Validator() authn.BearerValidator {
 	return authn.BearerFunc(func(ctx context.Context, token string, r *http.Request) (*authn.Principal, error) {
-		p, err := s.Validate(ctx, token)
+		p, err := s.validate(ctx, token)
 		if err != nil {
 			if errors.Is(err, ErrInvalidToken) {
 				s.log.DebugContext(ctx, "pat refused", "reason", err.Error())
@@ -39,6 +39,7 @@ func (s *Service) Validator() authn.BearerValidator {
 			Scopes:       nonNil(p.Scopes),
 			Method:       authn.MethodPAT,
 			CredentialID: p.ID,
+			User:         &p.User,
 		}, nil
 	})
 }

@@ -374,6 +374,15 @@ func LooksLikeToken(s string) bool {
 // returns the live PAT (hash cleared). Every refusal is ErrInvalidToken
 // wrapping the reason. A success records the use (in memory).
 func (s *Service) Validate(ctx context.Context, token string) (*store.PAT, error) {
+	info, err := s.validate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &info.PAT, nil
+}
+
+// validate is Validate returning the owner's profile too (for the principal).
+func (s *Service) validate(ctx context.Context, token string) (*store.PATInfo, error) {
 	parsed, err := credential.Parse(token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidToken)
@@ -396,9 +405,8 @@ func (s *Service) Validate(ctx context.Context, token string) (*store.PAT, error
 		return nil, err
 	}
 	s.lastUsed.Record(info.ID, now.UTC().Truncate(time.Millisecond))
-	p := info.PAT
-	p.Hash = ""
-	return &p, nil
+	info.Hash = ""
+	return info, nil
 }
 
 // check applies rules 2–5 of the package doc.

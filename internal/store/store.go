@@ -64,6 +64,17 @@ type User struct {
 	UpdatedAt            time.Time
 }
 
+// Profile is the part of a user that API responses show. Credential lookups
+// return it from the join they already make, so a request authenticated by a
+// token needs no second query to say who the user is.
+type Profile struct {
+	ID          string
+	Email       string
+	Name        string
+	TOTPEnabled bool
+	CreatedAt   time.Time
+}
+
 // Users persists accounts, their second factors and recovery codes.
 type Users interface {
 	// CreateUser inserts u; ErrConflict when the email is taken.
@@ -311,6 +322,7 @@ type TokenInfo struct {
 	UserDisabled bool
 	// UserCredentialsChangedAt: see User.CredentialsChangedAt.
 	UserCredentialsChangedAt time.Time
+	User                     Profile
 }
 
 // Tokens persists access and refresh tokens.
@@ -353,6 +365,7 @@ type PATInfo struct {
 	PAT
 	UserDisabled             bool
 	UserCredentialsChangedAt time.Time
+	User                     Profile
 }
 
 // PATs persists personal access tokens.
@@ -394,6 +407,7 @@ type APIKeyInfo struct {
 	ClientOwnerID string
 	// OwnerDisabled: a key acts as the app's owner, so it dies with them.
 	OwnerDisabled bool
+	Owner         Profile
 }
 
 // APIKeys persists API keys.

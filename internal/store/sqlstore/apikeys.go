@@ -50,7 +50,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 // joined with the client.
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInfo, error) {
 	row, err := s.r.queryRow(ctx, `SELECT k.id, k.client_id, k.name, k.hash, k.scopes, k.allowed_cidrs, k.created_by,
-			k.created_at, k.expires_at, k.last_used_at, k.revoked_at, c.status, c.owner_id, u.disabled
+			k.created_at, k.expires_at, k.last_used_at, k.revoked_at, c.status, c.owner_id, u.disabled,
+			u.email, u.name, u.totp_enabled, u.created_at
 		FROM api_keys k JOIN clients c ON c.id = k.client_id JOIN users u ON u.id = c.owner_id
 		WHERE k.hash = ?`, hash)
 	if err != nil {
@@ -59,9 +60,11 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInf
 	r := new(apiKeyInfoRow) // one allocation for result and scan targets, see TokenByHash
 	k, d := &r.info.APIKey, &r.d
 	if err := row.Scan(&k.ID, &k.ClientID, &k.Name, &k.Hash, &d.scopes, &d.cidrs, &k.CreatedBy,
-		&d.ca, &d.ea, &d.lu, &d.ra, &r.info.ClientStatus, &r.info.ClientOwnerID, &r.info.OwnerDisabled); err != nil {
+		&d.ca, &d.ea, &d.lu, &d.ra, &r.info.ClientStatus, &r.info.ClientOwnerID, &r.info.OwnerDisabled,
+		&r.info.Owner.Email, &r.info.Owner.Name, &r.info.Owner.TOTPEnabled, &r.uca); err != nil {
 		return nil, mapErr("api key by hash", err)
 	}
+	r.info.Owner.ID, r.info.Owner.CreatedAt = r.info.ClientOwnerID, fromMS(r.uca)
 	if err := d.fill(k); err != nil {
 		return nil, mapErr("api key by hash", err)
 	}
@@ -71,6 +74,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInf
 type apiKeyInfoRow struct {
 	info store.APIKeyInfo
 	d    apiKeyDest
+	uca  int64 // the owner's created_at
 }
 
 // ListAPIKeys implements store.APIKeys.

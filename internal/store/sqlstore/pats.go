@@ -25,7 +25,8 @@ func (s *Store) CreatePAT(ctx context.Context, p *store.PAT) error {
 // joined with the owner.
 func (s *Store) PATByHash(ctx context.Context, hash string) (*store.PATInfo, error) {
 	row, err := s.r.queryRow(ctx, `SELECT p.id, p.user_id, p.description, p.hash, p.scopes, p.created_at,
-			p.expires_at, p.last_used_at, p.revoked_at, u.disabled, u.credentials_changed_at
+			p.expires_at, p.last_used_at, p.revoked_at, u.disabled, u.credentials_changed_at,
+			u.email, u.name, u.totp_enabled, u.created_at
 		FROM pats p JOIN users u ON u.id = p.user_id
 		WHERE p.hash = ?`, hash)
 	if err != nil {
@@ -34,9 +35,10 @@ func (s *Store) PATByHash(ctx context.Context, hash string) (*store.PATInfo, err
 	r := new(patInfoRow) // one allocation for result and scan targets, see TokenByHash
 	p := &r.info.PAT
 	if err := row.Scan(&p.ID, &p.UserID, &p.Description, &p.Hash, &r.scopes, &r.ca, &r.ea, &r.lu, &r.ra,
-		&r.info.UserDisabled, &r.cca); err != nil {
+		&r.info.UserDisabled, &r.cca, &r.info.User.Email, &r.info.User.Name, &r.info.User.TOTPEnabled, &r.uca); err != nil {
 		return nil, mapErr("pat by hash", err)
 	}
+	r.info.User.ID, r.info.User.CreatedAt = p.UserID, fromMS(r.uca)
 	if p.Scopes, err = decodeList(r.scopes); err != nil {
 		return nil, mapErr("pat by hash", err)
 	}
@@ -49,6 +51,7 @@ type patInfoRow struct {
 	info       store.PATInfo
 	scopes     string
 	ca, cca    int64
+	uca        int64 // the user's created_at
 	ea, lu, ra sql.NullInt64
 }
 

@@ -73,7 +73,8 @@ func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error 
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo, error) {
 	row, err := s.r.queryRow(ctx, `SELECT t.hash, t.id, t.kind, t.grant_id, t.client_id, t.user_id, t.scopes,
 			t.created_at, t.expires_at, t.consumed_at, t.revoked_at,
-			g.revoked_at, c.status, u.disabled, u.credentials_changed_at
+			g.revoked_at, c.status, u.disabled, u.credentials_changed_at,
+			u.email, u.name, u.totp_enabled, u.created_at
 		FROM tokens t
 		LEFT JOIN grants g ON g.id = t.grant_id
 		JOIN clients c ON c.id = t.client_id
@@ -88,9 +89,11 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo,
 	r := new(tokenInfoRow)
 	t, d := &r.info.Token, &r.d
 	if err := row.Scan(&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea,
-		&d.consumed, &d.revoked, &r.grantRevoked, &r.info.ClientStatus, &r.info.UserDisabled, &r.cca); err != nil {
+		&d.consumed, &d.revoked, &r.grantRevoked, &r.info.ClientStatus, &r.info.UserDisabled, &r.cca,
+		&r.info.User.Email, &r.info.User.Name, &r.info.User.TOTPEnabled, &r.uca); err != nil {
 		return nil, mapErr("token by hash", err)
 	}
+	r.info.User.ID, r.info.User.CreatedAt = t.UserID, fromMS(r.uca)
 	if err := d.fill(t); err != nil {
 		return nil, mapErr("token by hash", err)
 	}
@@ -104,6 +107,7 @@ type tokenInfoRow struct {
 	d            tokenDest
 	grantRevoked sql.NullInt64
 	cca          int64
+	uca          int64 // the user's created_at
 }
 
 // RotateRefreshToken implements store.Tokens. The conditional UPDATE picks

@@ -41,7 +41,7 @@ func testPATCreateLookup(t *testing.T, f *fixture) {
 	for _, p := range []*store.PAT{bare, full} {
 		info, err := f.s.PATByHash(f.ctx, p.Hash)
 		must(t, err)
-		equal(t, "PATByHash", info, &store.PATInfo{PAT: *p, UserCredentialsChangedAt: u.CredentialsChangedAt})
+		equal(t, "PATByHash", info, &store.PATInfo{PAT: *p, UserCredentialsChangedAt: u.CredentialsChangedAt, User: profile(u)})
 	}
 	dup := *bare
 	dup.ID = "another-id"
@@ -118,7 +118,7 @@ func testAPIKeyCreateLookup(t *testing.T, f *fixture) {
 	for _, k := range []*store.APIKey{bare, full} {
 		info, err := f.s.APIKeyByHash(f.ctx, k.Hash)
 		must(t, err)
-		equal(t, "APIKeyByHash", info, &store.APIKeyInfo{APIKey: *k, ClientStatus: store.ClientActive, ClientOwnerID: u.ID})
+		equal(t, "APIKeyByHash", info, &store.APIKeyInfo{APIKey: *k, ClientStatus: store.ClientActive, ClientOwnerID: u.ID, Owner: profile(u)})
 	}
 	dup := *bare
 	dup.ID = "another-id"

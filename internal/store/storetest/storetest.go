@@ -146,6 +146,11 @@ func (f *fixture) id(prefix string) string {
 // at returns now + d.
 func (f *fixture) at(d time.Duration) time.Time { return f.now.Add(d) }
 
+// profile is what credential lookups report of u.
+func profile(u *store.User) store.Profile {
+	return store.Profile{ID: u.ID, Email: u.Email, Name: u.Name, TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt}
+}
+
 func (f *fixture) user(mod ...func(*store.User)) *store.User {
 	f.t.Helper()
 	id := f.id("user")

@@ -19,6 +19,7 @@ func testTokenCreateLookup(t *testing.T, f *fixture) {
 			Token:                    *tok,
 			ClientStatus:             store.ClientActive,
 			UserCredentialsChangedAt: w.u.CredentialsChangedAt,
+			User:                     profile(w.u),
 		})
 	}
 	_, err := f.s.TokenByHash(f.ctx, "nope")
