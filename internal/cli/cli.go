@@ -107,17 +107,34 @@ func (env *Env) OutputFlag(fs *flag.FlagSet) {
 }
 
 // Parse parses args and rejects stray positional arguments beyond want.
+// Flags may come before or after the positional arguments
+// ("client show ID --output json"); "--" ends flag parsing.
 func (env *Env) Parse(fs *flag.FlagSet, args []string, want int) ([]string, error) {
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		// flag stops at the first non-flag; "--" is consumed by fs.Parse,
+		// so a rest that follows one is all positional.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	if fs.NArg() != want {
-		return nil, fmt.Errorf("expected %d argument(s), got %d (%s)", want, fs.NArg(), strings.Join(fs.Args(), " "))
+	if len(positional) != want {
+		return nil, fmt.Errorf("expected %d argument(s), got %d (%s)", want, len(positional), strings.Join(positional, " "))
 	}
 	if env.output != nil && *env.output != "text" && *env.output != "json" {
 		return nil, fmt.Errorf("--output must be text or json")
 	}
-	return fs.Args(), nil
+	return positional, nil
 }
 
 // Config loads the configuration from defaults, file, environment and flags.

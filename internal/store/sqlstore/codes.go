@@ -35,10 +35,12 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	if err != nil {
 		return mapErr("create auth code", err)
 	}
-	_, err = s.w.exec(ctx, `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge, c.CodeChallengeMethod,
-		c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt))
-	return mapErr("create auth code", err)
+	return mapErr("create auth code", s.batch.do(ctx, func(t *tx) error {
+		_, err := t.exec(context.Background(), `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge, c.CodeChallengeMethod,
+			c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt))
+		return err
+	}))
 }
 
 // ConsumeAuthCode implements store.AuthCodes. The conditional UPDATE is the
@@ -46,22 +48,32 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 // node or many, exactly one matches `consumed_at IS NULL`. RETURNING hands
 // the winner its row in the same statement.
 func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*store.AuthCode, error) {
-	row, err := s.w.queryRow(ctx, `UPDATE auth_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL
-		RETURNING `+codeCols, ms(at), hash)
+	c := new(store.AuthCode)
+	consumed := false
+	// Group-committed (see batcher): within the shared transaction each
+	// UPDATE sees the ones before it, so exactly one redemption still wins.
+	err := s.batch.do(ctx, func(t *tx) error {
+		row, err := t.queryRow(context.Background(), `UPDATE auth_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL
+			RETURNING `+codeCols, ms(at), hash)
+		if err != nil {
+			return err
+		}
+		err = scanCode(row, c)
+		consumed = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not ours to consume; decided below
+		}
+		return err
+	})
 	if err != nil {
 		return nil, mapErr("consume auth code", err)
 	}
-	c := new(store.AuthCode)
-	err = scanCode(row, c)
-	if err == nil {
+	if consumed {
 		return c, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, mapErr("consume auth code", err)
 	}
 	// Nothing changed: either used before (a replay the caller must answer by
 	// revoking the grant) or unknown.
-	row, err = s.r.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
+	row, err := s.r.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
 	if err != nil {
 		return nil, mapErr("consume auth code", err)
 	}

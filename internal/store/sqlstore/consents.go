@@ -90,9 +90,11 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if err != nil {
 		return mapErr("create grant", err)
 	}
-	_, err = s.w.exec(ctx, `INSERT INTO grants (id, client_id, user_id, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		g.ID, g.ClientID, g.UserID, scopes, ms(g.CreatedAt), nullMS(g.RevokedAt))
-	return mapErr("create grant", err)
+	return mapErr("create grant", s.batch.do(ctx, func(t *tx) error {
+		_, err := t.exec(context.Background(), `INSERT INTO grants (id, client_id, user_id, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			g.ID, g.ClientID, g.UserID, scopes, ms(g.CreatedAt), nullMS(g.RevokedAt))
+		return err
+	}))
 }
 
 // GrantByID implements store.Grants.

@@ -118,7 +118,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash string, at time.Tim
 		old  store.Token
 		used bool
 	)
-	err := s.inTx(ctx, func(t *tx) error {
+	// Group-committed like issuance: concurrent rotations share a commit.
+	// Inside the shared transaction each rotation still sees the ones before
+	// it, so the conditional UPDATE decides races exactly as on its own.
+	err := s.batch.do(ctx, func(t *tx) error {
+		ctx := context.Background() // the batch's, not one request's
+		used = false
 		row, err := t.queryRow(ctx, `UPDATE tokens SET consumed_at = ?
 			WHERE hash = ? AND kind = ? AND consumed_at IS NULL RETURNING `+tokenCols,
 			ms(at), hash, store.TokenRefresh)
