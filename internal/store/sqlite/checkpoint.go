@@ -20,11 +20,12 @@ import (
 // it restarts after a complete checkpoint. At Close a TRUNCATE checkpoint
 // leaves a self-contained database file behind.
 type checkpointer struct {
-	db    *sql.DB
-	every time.Duration
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	db           *sql.DB
+	every        time.Duration
+	restartPages int
+	stop         chan struct{}
+	wg           sync.WaitGroup
+	once         sync.Once
 }
 
 const checkpointParams = "?_pragma=busy_timeout(10000)"
@@ -38,7 +39,7 @@ func startCheckpointer(path string, every time.Duration) (*checkpointer, error) 
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	c := &checkpointer{db: db, every: every, stop: make(chan struct{})}
+	c := &checkpointer{db: db, every: every, restartPages: restartPages, stop: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c, nil
@@ -53,10 +54,27 @@ func (c *checkpointer) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			// Errors (SQLITE_BUSY from another process's checkpoint) only
-			// mean the next tick tries again.
-			_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			c.checkpoint()
 		}
+	}
+}
+
+// restartPages is the WAL size (in pages, 4 KiB each: 64 MiB) past which a
+// RESTART checkpoint runs. PASSIVE never waits, so under constant reads it
+// may copy frames without ever letting the WAL start over; RESTART waits
+// (busy_timeout) for the readers of old frames to finish — reads are short
+// point lookups — so the next writer rewinds the WAL and journal_size_limit
+// trims the file. This bounds the WAL's disk use under sustained load.
+const restartPages = 16384
+
+// checkpoint runs one PASSIVE checkpoint, and a RESTART one when the WAL has
+// grown past restartPages. Errors (SQLITE_BUSY from another process's
+// checkpoint) only mean the next tick tries again.
+func (c *checkpointer) checkpoint() {
+	var busy, logPages, done int
+	err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logPages, &done)
+	if err == nil && logPages > c.restartPages {
+		_, _ = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)")
 	}
 }
 
