@@ -325,7 +325,9 @@ func MarkdownTable() string {
 		} else {
 			def = "`" + def + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", s.key, fl, EnvName(s.key), def, s.help)
+		// A literal "|" would end the cell: escape it.
+		help := strings.ReplaceAll(s.help, "|", `\|`)
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", s.key, fl, EnvName(s.key), def, help)
 	}
 	return b.String()
 }

@@ -100,3 +100,22 @@ func TestPostgresNeedsExplicitKeyFile(t *testing.T) {
 		t.Fatalf("postgres config = %+v", c)
 	}
 }
+
+// TestREADMEShowsTheSettingsTable: the README's configuration table is the
+// one this package generates (`gatehouse config`), so the two cannot drift.
+func TestREADMEShowsTheSettingsTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := MarkdownTable()
+	if !strings.Contains(string(readme), table) {
+		t.Fatalf("README.md does not contain the current settings table; regenerate it with `go run ./cmd/gatehouse config`:\n%s", table)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n") {
+		// Every row has exactly 6 unescaped pipes (5 cells).
+		if n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"); n != 6 {
+			t.Errorf("row has %d cell separators, want 6: %s", n, line)
+		}
+	}
+}
