@@ -238,15 +238,26 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
-	authz, body, ferr := readForm(r)
-	if ferr != nil {
-		WriteJSONError(w, r, h.log, ferr)
-		return
+// tokenQuery reads the form that introspection (RFC 7662 §2.1) and
+// revocation (RFC 7009 §2.1) share: client credentials, token, hint. On
+// failure it has already answered.
+func (h *Handler) tokenQuery(w http.ResponseWriter, r *http.Request) (TokenQuery, bool) {
+	authz, body, err := readForm(r)
+	if err != nil {
+		WriteJSONError(w, r, h.log, err)
+		return TokenQuery{}, false
 	}
-	q, perr := ParseTokenQuery(authz, body)
-	if perr != nil {
-		WriteJSONError(w, r, h.log, perr)
+	q, err := ParseTokenQuery(authz, body)
+	if err != nil {
+		WriteJSONError(w, r, h.log, err)
+		return TokenQuery{}, false
+	}
+	return q, true
+}
+
+func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
+	q, ok := h.tokenQuery(w, r)
+	if !ok {
 		return
 	}
 	res, err := h.svc.Introspect(r.Context(), q)
@@ -258,14 +269,8 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
-	authz, body, ferr := readForm(r)
-	if ferr != nil {
-		WriteJSONError(w, r, h.log, ferr)
-		return
-	}
-	q, perr := ParseTokenQuery(authz, body)
-	if perr != nil {
-		WriteJSONError(w, r, h.log, perr)
+	q, ok := h.tokenQuery(w, r)
+	if !ok {
 		return
 	}
 	if err := h.svc.Revoke(r.Context(), q); err != nil {
