@@ -23,10 +23,9 @@
 //  3. it has no expiry, or the expiry is in the future;
 //  4. its app is active (a pending or disabled app's keys do not work);
 //  5. when the key lists allowed CIDRs, the request's client address is in
-//     one of them. The client address is the TCP peer (r.RemoteAddr): Gatehouse
-//     reads no X-Forwarded-For, since a client can set it. Behind a reverse
-//     proxy every request has the proxy's address, so set allowed CIDRs only
-//     when clients connect directly (until a trusted-proxy setting exists).
+//     one of them. The client address is r.RemoteAddr as the server's
+//     client-address resolver (internal/clientaddr) left it: the TCP peer,
+//     or behind a trusted proxy the address that proxy forwarded.
 //
 // The request then acts as the app (ClientID) on behalf of its owner
 // (UserID), with the key's scopes — app-level catalog scopes that the app is

@@ -18,7 +18,8 @@ import (
 )
 
 // ClientAddr is the address API-key CIDR checks use: the host of
-// r.RemoteAddr (the TCP peer). No X-Forwarded-For: see the package doc.
+// r.RemoteAddr, which the client-address resolver (internal/clientaddr) has
+// already set from a trusted proxy's header when there is one.
 func ClientAddr(r *http.Request) netip.Addr {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -149,8 +150,11 @@ func (a *App) Handler(version string) http.Handler {
 		a.oauthArea(),
 	}
 	areas = append(areas, a.tokenAreas()...)
+	// Validated with the configuration, so this cannot fail here.
+	resolver, _ := clientaddr.New(a.Config.TrustedProxies, a.Config.ForwardedHeader)
 	return server.New(server.Options{
-		Log: a.Log, DB: a.Store, Registry: a.Registry,
+		ClientAddr: resolver,
+		Log:        a.Log, DB: a.Store, Registry: a.Registry,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version,
 		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},

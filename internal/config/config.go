@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 )
 
 // Config is the validated configuration of one Gatehouse process.
@@ -34,6 +36,11 @@ type Config struct {
 	AccessLog     bool
 	Migrate       string // auto | always | never
 	DebugAddr     string // pprof listener; "" = off
+
+	// TrustedProxies are the CIDRs whose forwarding header is believed
+	// (internal/clientaddr); empty: the client is the TCP peer.
+	TrustedProxies  []string
+	ForwardedHeader string // X-Forwarded-For | Forwarded
 
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
@@ -101,6 +108,16 @@ var settings = []setting{
 	{"log_format", "json", "json | text", true, str(func(c *Config) *string { return &c.LogFormat })},
 	{"access_log", "true", "log one line per HTTP request", true, boolean(func(c *Config) *bool { return &c.AccessLog })},
 	{"debug_addr", "", "if set, serve Go pprof profiles at http://<debug_addr>/debug/pprof/ on a separate listener (keep it on loopback)", true, str(func(c *Config) *string { return &c.DebugAddr })},
+	{"trusted_proxies", "", "comma-separated CIDRs or addresses of reverse proxies in front of Gatehouse; only from them is the forwarding header read, taking the right-most address that is not a trusted proxy as the client (throttling, API-key CIDRs, sessions, leak limiter, logs)", true, func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+		return nil
+	}},
+	{"forwarded_header", "X-Forwarded-For", "the header the trusted proxies write: X-Forwarded-For | Forwarded (RFC 7239); the other is ignored", true, str(func(c *Config) *string { return &c.ForwardedHeader })},
 	{"migrate", "auto", "auto (migrate on start for SQLite, refuse unmigrated PostgreSQL) | always | never", true, str(func(c *Config) *string { return &c.Migrate })},
 	{"max_body_bytes", "1048576", "largest request body accepted", true, func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -216,6 +233,15 @@ func readFile(path string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
+		if list, ok := v.([]any); ok {
+			// A YAML list (trusted_proxies) reads as the comma-separated form.
+			parts := make([]string, len(list))
+			for i, e := range list {
+				parts[i] = fmt.Sprint(e)
+			}
+			out[k] = strings.Join(parts, ",")
+			continue
+		}
 		out[k] = fmt.Sprint(v)
 	}
 	return out, nil
@@ -252,6 +278,12 @@ func (c *Config) Validate() error {
 		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil || !IsLoopbackHost(host) {
 			bad("debug_addr %q must be a loopback host:port (profiles expose internals)", c.DebugAddr)
 		}
+	}
+	if _, err := clientaddr.New(c.TrustedProxies, ""); err != nil {
+		bad("trusted_proxies: %v", err)
+	}
+	if _, err := clientaddr.New(nil, c.ForwardedHeader); err != nil {
+		bad("forwarded_header: %v", err)
 	}
 	if c.Database == "" {
 		bad("database must be set")

@@ -119,3 +119,26 @@ func TestREADMEShowsTheSettingsTable(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxiesFromYAMLListOrCommaString(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "g.yaml")
+	os.WriteFile(file, []byte("trusted_proxies:\n  - 10.0.0.0/8\n  - 192.168.1.1\n"), 0o600)
+	c, err := load(t, nil, map[string]string{"GATEHOUSE_CONFIG": file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.TrustedProxies, " ") != "10.0.0.0/8 192.168.1.1" || c.ForwardedHeader != "X-Forwarded-For" {
+		t.Fatalf("from YAML: %q %q", c.TrustedProxies, c.ForwardedHeader)
+	}
+	c, err = load(t, []string{"--trusted-proxies", "fd00::/8, 127.0.0.1", "--forwarded-header", "Forwarded"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.TrustedProxies, " ") != "fd00::/8 127.0.0.1" || c.ForwardedHeader != "Forwarded" {
+		t.Fatalf("from flags: %q %q", c.TrustedProxies, c.ForwardedHeader)
+	}
+	_, err = load(t, []string{"--trusted-proxies", "10.0.0.0/33,proxy.lan", "--forwarded-header", "X-Real-IP"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Fatalf("bad proxies accepted: %v", err)
+	}
+}

@@ -124,7 +124,8 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientKey is the rate-limit key: the peer's IPv4 address, or its IPv6 /64
-// (one host usually holds a whole /64). r.RemoteAddr only: no proxy headers.
+// (one host usually holds a whole /64), from r.RemoteAddr as the client-
+// address resolver (internal/clientaddr) set it.
 func clientKey(r *http.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {

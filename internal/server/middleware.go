@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -111,11 +112,16 @@ func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) ht
 		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 		m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
 		if accessLog {
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", RequestID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", route), slog.Int("status", sw.status),
-				slog.Duration("duration", d), slog.String("remote", r.RemoteAddr))
+				slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
+			}
+			if peer, ok := clientaddr.Peer(r.Context()); ok {
+				attrs = append(attrs, slog.String("proxy", peer.String()))
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	AccessLog    bool
 	HTTPS        bool // send HSTS
 	Version      string
+	// ClientAddr resolves each request's client address from trusted
+	// proxies' headers before anything else sees it (nil: the TCP peer).
+	ClientAddr *clientaddr.Resolver
 	// Around wraps the router, innermost first, inside the standard chain
 	// (for request rewriting such as X-API-Key). Wrappers must mutate r, not
 	// clone it, so the route pattern stays visible to metrics.
@@ -73,6 +77,9 @@ func New(o Options, areas ...Area) http.Handler {
 	h = securityHeaders(h, o.HTTPS)
 	h = observe(h, m, o.Log, o.AccessLog)
 	h = requestID(h)
+	if o.ClientAddr != nil {
+		h = o.ClientAddr.Middleware(h)
+	}
 	return h
 }
 
