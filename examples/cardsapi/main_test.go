@@ -127,7 +127,9 @@ func againstGatehouse(t *testing.T, database string) {
 	api := map[string]string{"GATEHOUSE_URL": srv.URL, "CLIENT_ID": apiID, "CLIENT_SECRET": apiSecret, "ADDR": "127.0.0.1:0"}
 	runCtx, stop := context.WithCancel(ctx)
 	ready, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- run(runCtx, func(k string) string { return api[k] }, slog.New(slog.DiscardHandler), ready) }()
+	go func() {
+		done <- run(runCtx, func(k string) string { return api[k] }, slog.New(slog.DiscardHandler), ready)
+	}()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
