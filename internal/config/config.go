@@ -55,6 +55,9 @@ type Config struct {
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
 	Argon2Threads   uint8
+
+	// Sections come from the configuration file only (see sections.go).
+	Sections Sections
 }
 
 // setting is one row of the settings table.
@@ -183,16 +186,17 @@ func Load(f *Flags, getenv func(string) string) (Config, error) {
 	}
 
 	fileVals := map[string]string{}
+	var sections Sections
 	var errs []error
 	if path, ok := lookup("config"); ok {
-		vals, err := readFile(path)
+		vals, secs, err := readFile(path)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		fileVals = vals
+		fileVals, sections = vals, secs
 	}
 
-	var c Config
+	c := Config{Sections: sections}
 	known := map[string]bool{}
 	for _, s := range settings {
 		known[s.key] = true
@@ -222,17 +226,28 @@ func Load(f *Flags, getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
-func readFile(path string) (map[string]string, error) {
+// readFile reads the YAML file: its single settings as strings, and its
+// sections (lists of records) decoded strictly, so a misspelt field is an
+// error rather than a silently ignored rule.
+func readFile(path string) (map[string]string, Sections, error) {
+	var secs Sections
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
+		return nil, secs, fmt.Errorf("config file: %w", err)
 	}
 	raw := map[string]any{}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+		return nil, secs, fmt.Errorf("config file %s: %w", path, err)
+	}
+	secs, err = decodeSections(data, raw)
+	if err != nil {
+		return nil, secs, fmt.Errorf("config file %s: %w", path, err)
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
+		if sectionKeys[k] {
+			continue
+		}
 		if list, ok := v.([]any); ok {
 			// A YAML list (trusted_proxies) reads as the comma-separated form.
 			parts := make([]string, len(list))
@@ -244,7 +259,7 @@ func readFile(path string) (map[string]string, error) {
 		}
 		out[k] = fmt.Sprint(v)
 	}
-	return out, nil
+	return out, secs, nil
 }
 
 // IsPostgres reports whether the database setting names PostgreSQL.

@@ -142,3 +142,44 @@ func TestTrustedProxiesFromYAMLListOrCommaString(t *testing.T) {
 		t.Fatalf("bad proxies accepted: %v", err)
 	}
 }
+
+func TestSectionsDecodeStrictly(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "g.yaml")
+	os.WriteFile(file, []byte(`addr: 127.0.0.1:7000
+scopes:
+  - name: cards:read
+    description: See your cards
+    group: Cards
+    carriers: [delegated, pat]
+  - name: accounts:read
+    description: See your accounts
+    sensitive: true
+apis:
+  - identifier: https://api.example.com
+    name: Example API
+    scopes: [cards:read, accounts:read]
+gateway_routes:
+  - method: GET
+    path: /v0/me/cards
+    scopes: [cards:read]
+  - path: /status
+    public: true
+`), 0o600)
+	c, err := load(t, nil, map[string]string{"GATEHOUSE_CONFIG": file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Sections
+	if c.Addr != "127.0.0.1:7000" || len(s.Scopes) != 2 || s.Scopes[0].Group != "Cards" || !s.Scopes[1].Sensitive ||
+		len(s.Scopes[0].Carriers) != 2 || len(s.APIs) != 1 || s.APIs[0].Identifier != "https://api.example.com" ||
+		len(s.Routes) != 2 || s.Routes[0].Scopes[0] != "cards:read" || !s.Routes[1].Public {
+		t.Fatalf("sections = %+v", s)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("scopes:\n  - name: cards:read\n    descripton: typo\n"), 0o600)
+	if _, err := load(t, nil, map[string]string{"GATEHOUSE_CONFIG": bad}); err == nil || !strings.Contains(err.Error(), "descripton") {
+		t.Fatalf("misspelt field accepted: %v", err)
+	}
+}
