@@ -103,8 +103,9 @@ func (c Config) withDefaults() Config {
 
 // Errors.
 var (
-	// ErrInvalidKey: malformed, unknown, revoked or expired key, or its app is
-	// not active. The wrapped reason is for logs only.
+	// ErrInvalidKey: malformed, unknown, revoked or expired key, its app is
+	// not active, or its app's owner is disabled or changed credentials since
+	// the key was created. The wrapped reason is for logs only.
 	ErrInvalidKey = errors.New("apikey: invalid key")
 	// ErrAddressNotAllowed: the key is valid but the request comes from an
 	// address outside its allowed CIDRs.
