@@ -7,10 +7,13 @@
 //	GET    /v0/apps/{client_id}/keys        list the app's keys (never the secrets)
 //	DELETE /v0/apps/{client_id}/keys/{id}   revoke a key, effective on the next request
 //
-// Only the app's owner or an administrator manages its keys, authenticated
-// with HTTP Basic email:password (+ OTP-Token) or a bearer token carrying
-// tokens:write (tokens:read to list) — but never with an API key: a key cannot
-// mint keys. Rotation is "create the new key, deploy it, revoke the old one".
+// Only the app's owner or an administrator manages its keys. Creating a key
+// needs them in person (authn.InPerson: HTTP Basic email:password + OTP-Token)
+// — never a bearer credential of any kind, so no token or key can mint a key
+// that outlives it. Listing needs keys:read and revoking keys:revoke (or the
+// password); a third-party app is never granted either, and an app-level
+// credential (API key, client_credentials token) sees only its own app.
+// Rotation is "create the new key, deploy it, revoke the old one".
 //
 // # Using a key
 //
@@ -22,7 +25,11 @@
 //  2. a key with its keyed hash exists and is not revoked;
 //  3. it has no expiry, or the expiry is in the future;
 //  4. its app is active (a pending or disabled app's keys do not work);
-//  5. when the key lists allowed CIDRs, the request's client address is in
+//  5. its app's owner is not disabled and has not changed credentials since
+//     the key was created (authn.ActsForUser): disabling the owner or a
+//     password change kills every older key for good, as it kills their
+//     tokens — re-enabling the owner revives nothing;
+//  6. when the key lists allowed CIDRs, the request's client address is in
 //     one of them. The client address is r.RemoteAddr as the server's
 //     client-address resolver (internal/clientaddr) left it: the TCP peer,
 //     or behind a trusted proxy the address that proxy forwarded.
@@ -48,6 +55,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -94,8 +102,9 @@ func (c Config) withDefaults() Config {
 
 // Errors.
 var (
-	// ErrInvalidKey: malformed, unknown, revoked or expired key, or its app is
-	// not active. The wrapped reason is for logs only.
+	// ErrInvalidKey: malformed, unknown, revoked or expired key, its app is
+	// not active, or its app's owner is disabled or changed credentials since
+	// the key was created. The wrapped reason is for logs only.
 	ErrInvalidKey = errors.New("apikey: invalid key")
 	// ErrAddressNotAllowed: the key is valid but the request comes from an
 	// address outside its allowed CIDRs.
@@ -435,8 +444,9 @@ func (s *Service) Validate(ctx context.Context, key string, remote netip.Addr) (
 		return nil, fmt.Errorf("%w: expired", ErrInvalidKey)
 	case info.ClientStatus != store.ClientActive:
 		return nil, fmt.Errorf("%w: app is %s", ErrInvalidKey, info.ClientStatus)
-	case info.OwnerDisabled:
-		return nil, fmt.Errorf("%w: the app's owner is disabled", ErrInvalidKey)
+	}
+	if err := authn.ActsForUser(info.OwnerDisabled, info.OwnerCredentialsChangedAt, info.CreatedAt); err != nil {
+		return nil, fmt.Errorf("%w: the app's owner: %w", ErrInvalidKey, err)
 	}
 	if !AddrAllowed(info.AllowedCIDRs, remote) {
 		return nil, fmt.Errorf("%w: %s", ErrAddressNotAllowed, remote)

@@ -79,9 +79,11 @@ const maxCreateBody = 16 << 10
 // Routes implements server.Area.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	cm := authn.CredentialManagement()
-	mux.Handle("GET /v0/apps/{client_id}/keys", h.auth.Require(oauth.ScopeTokensRead, cm)(http.HandlerFunc(h.list)))
-	mux.Handle("POST /v0/apps/{client_id}/keys", h.auth.Require(oauth.ScopeTokensWrite, cm)(http.HandlerFunc(h.create)))
-	mux.Handle("DELETE /v0/apps/{client_id}/keys/{id}", h.auth.Require(oauth.ScopeTokensWrite, cm)(http.HandlerFunc(h.revoke)))
+	mux.Handle("GET /v0/apps/{client_id}/keys", h.auth.Require(oauth.ScopeKeysRead, cm)(http.HandlerFunc(h.list)))
+	// A credential never mints a longer-lived credential: creating needs
+	// the owner (or an administrator) in person (authn.InPerson).
+	mux.Handle("POST /v0/apps/{client_id}/keys", h.auth.Require("", authn.OwnerInPerson())(http.HandlerFunc(h.create)))
+	mux.Handle("DELETE /v0/apps/{client_id}/keys/{id}", h.auth.Require(oauth.ScopeKeysRevoke, cm)(http.HandlerFunc(h.revoke)))
 }
 
 // Item is one key in a listing (never the secret).
@@ -136,23 +138,25 @@ type CreateBody struct {
 	AllowedCIDRs []string      `json:"allowed_cidrs"`
 }
 
-// actor returns who manages keys, refusing API keys outside their own app.
-func (h *Handler) actor(w http.ResponseWriter, r *http.Request, write bool) (Actor, bool) {
+// actor returns who manages keys. Creating needs the owner in person; the
+// route's authn.OwnerInPerson has already refused bearer credentials, and
+// asking the same rule again keeps create safe if it is ever mounted without
+// it. An app-level credential (an API key, a client_credentials token) lists
+// and revokes only its own app's keys.
+func (h *Handler) actor(w http.ResponseWriter, r *http.Request, create bool) (Actor, bool) {
 	p, _ := authn.FromContext(r.Context())
 	if p == nil || p.UserID == "" {
 		httpx.WriteError(w, http.StatusForbidden, "access_denied", "Only a user (the app's owner or an administrator) manages API keys.")
 		return Actor{}, false
 	}
-	if p.Method == authn.MethodAPIKey {
-		if write && r.Method == http.MethodPost {
-			// A key must not mint keys: a stolen key would outlive its revocation.
-			httpx.WriteError(w, http.StatusForbidden, "access_denied", "An API key cannot create API keys; authenticate as the app's owner.")
-			return Actor{}, false
-		}
-		if p.ClientID != r.PathValue("client_id") {
-			h.writeErr(w, r, ErrNotFound)
-			return Actor{}, false
-		}
+	if create && authn.InPerson(p) != nil {
+		httpx.NoStore(w)
+		httpx.WriteError(w, http.StatusUnauthorized, "password_required", "Creating an API key needs the app owner's email and password (HTTP Basic, plus OTP-Token when two-factor is on); a token or API key cannot create API keys.")
+		return Actor{}, false
+	}
+	if p.ClientID != "" && p.ClientID != r.PathValue("client_id") {
+		h.writeErr(w, r, ErrNotFound)
+		return Actor{}, false
 	}
 	return Actor{UserID: p.UserID}, true
 }
@@ -217,7 +221,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.actor(w, r, true)
+	a, ok := h.actor(w, r, false)
 	if !ok {
 		return
 	}

@@ -29,11 +29,11 @@ func TestKeyHTTP(t *testing.T) {
 		owner := e.CreateUser("owner@example.com", true)
 		stranger := e.CreateUser("stranger@example.com", false)
 		admin := e.CreateAdmin("admin@example.com")
-		e.CreateClient("app1", owner.ID, "profile:read", "tokens:read", "tokens:write")
+		e.CreateClient("app1", owner.ID, "profile:read", "tokens:read", "keys:read", "keys:revoke")
 		e.CreateClient("app2", owner.ID, "profile:read")
 		ownerBasic := func() []string { return tt.H(tt.Basic(owner.Email), []string{"OTP-Token", e.OTP(owner)}) }
 
-		k := createKey(t, e, ownerBasic(), "app1", `{"name":"deploy","scopes":["profile:read","tokens:read"]}`)
+		k := createKey(t, e, ownerBasic(), "app1", `{"name":"deploy","scopes":["profile:read","tokens:read","keys:read"]}`)
 		if !strings.HasPrefix(k.Key, "gthk_") || k.ClientID != "app1" || k.Name != "deploy" || k.CreatedBy != owner.ID {
 			t.Fatalf("created: %+v", k)
 		}
@@ -108,7 +108,7 @@ func TestKeyHTTP(t *testing.T) {
 		})
 
 		t.Run("create_rules", func(t *testing.T) {
-			writer := createKey(t, e, ownerBasic(), "app1", `{"name":"writer","scopes":["tokens:write"]}`)
+			writer := createKey(t, e, ownerBasic(), "app1", `{"name":"writer","scopes":["keys:revoke"]}`)
 			cases := []struct {
 				name, client, body string
 				auth               []string
@@ -117,7 +117,7 @@ func TestKeyHTTP(t *testing.T) {
 			}{
 				{"stranger", "app1", `{"name":"x","scopes":["profile:read"]}`, tt.Basic(stranger.Email), 404, "not_found"},
 				{"unknown app", "nope", `{"name":"x","scopes":["profile:read"]}`, tt.Basic(admin.Email), 404, "not_found"},
-				{"key mints key", "app1", `{"name":"x","scopes":["profile:read"]}`, tt.Bearer(writer.Key), 403, "access_denied"},
+				{"key mints key", "app1", `{"name":"x","scopes":["profile:read"]}`, tt.Bearer(writer.Key), 401, "password_required"},
 				{"no name", "app1", `{"scopes":["profile:read"]}`, tt.Basic(admin.Email), 400, "invalid_request"},
 				{"no scopes", "app1", `{"name":"x"}`, tt.Basic(admin.Email), 400, "invalid_scope"},
 				{"scope not registered", "app2", `{"name":"x","scopes":["tokens:read"]}`, tt.Basic(admin.Email), 400, "invalid_scope"},
@@ -156,7 +156,7 @@ func TestKeyHTTP(t *testing.T) {
 		})
 
 		t.Run("scope", func(t *testing.T) {
-			// A key without tokens:write cannot revoke.
+			// A key without keys:revoke cannot revoke.
 			res := e.Do("DELETE", "/v0/apps/app1/keys/"+k.ID, "", tt.Bearer(k.Key)...)
 			if res.Status != 403 || res.Error() != "insufficient_scope" {
 				t.Fatalf("%d %s", res.Status, res.Body)

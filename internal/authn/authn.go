@@ -162,6 +162,7 @@ type Option func(*routeOpts)
 type routeOpts struct {
 	credentialManagement bool
 	noBasic              bool
+	inPerson             bool
 }
 
 // CredentialManagement marks a route that manages credentials (creating or
@@ -171,6 +172,14 @@ func CredentialManagement() Option { return func(o *routeOpts) { o.credentialMan
 
 // NoBasic refuses password authentication on the route (tokens only).
 func NoBasic() Option { return func(o *routeOpts) { o.noBasic = true } }
+
+// OwnerInPerson marks a route that mints a credential (creating a PAT or an
+// API key): only the account owner in person passes (InPerson), so a bearer
+// credential of any kind is answered 401 password_required with a Basic
+// challenge. It implies CredentialManagement.
+func OwnerInPerson() Option {
+	return func(o *routeOpts) { o.inPerson, o.credentialManagement = true, true }
+}
 
 // Require returns middleware that lets a request through only when it
 // authenticates and carries scope ("" for any authenticated principal). The
@@ -248,6 +257,10 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request, sco
 		return nil, false
 	}
 	if !ok {
+		return nil, false
+	}
+	if o.inPerson && InPerson(p) != nil {
+		a.passwordRequired(w)
 		return nil, false
 	}
 	if !p.HasScope(scope) {
@@ -361,6 +374,15 @@ func (a *Authenticator) badBasic(w http.ResponseWriter, desc string) {
 	w.Header().Set("WWW-Authenticate", a.basicChallenge())
 	httpx.NoStore(w)
 	httpx.WriteError(w, http.StatusUnauthorized, "invalid_credentials", desc)
+}
+
+// passwordRequired refuses a bearer credential on a route that mints
+// credentials: a credential never mints a longer-lived one.
+func (a *Authenticator) passwordRequired(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", a.basicChallenge())
+	httpx.NoStore(w)
+	httpx.WriteError(w, http.StatusUnauthorized, "password_required",
+		"Creating a credential needs your email and password (HTTP Basic, plus the OTP-Token header when two-factor is on) or a signed-in browser session; a token or API key cannot create credentials.")
 }
 
 // otpRequired answers 401 with the seed's `OTP-Token: Required` header.

@@ -19,6 +19,10 @@ const (
 	MethodAccessToken = "access_token" // OAuth 2.0 access token
 	MethodPAT         = "pat"          // personal access token
 	MethodAPIKey      = "api_key"      // an application's API key
+	// MethodSession is a signed-in browser session on a state-changing form
+	// whose CSRF token was verified. Only the web pages build such a
+	// principal; the API never does.
+	MethodSession = "session"
 )
 
 // Principal is who a request acts for.

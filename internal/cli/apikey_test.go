@@ -83,7 +83,7 @@ func TestAPIKeyCommands(t *testing.T) {
 
 	for _, bad := range [][]string{
 		{"--client", "app1", "--name", "x"},                                                   // no scope
-		{"--client", "app1", "--name", "x", "--scope", "tokens:write"},                        // not registered
+		{"--client", "app1", "--name", "x", "--scope", "keys:read"},                           // not registered
 		{"--client", "nope", "--name", "x", "--scope", "profile:read"},                        // no app
 		{"--client", "app1", "--scope", "profile:read"},                                       // no name
 		{"--client", "app1", "--name", "x", "--scope", "profile:read", "--expires-in", "-1h"}, // bad lifetime

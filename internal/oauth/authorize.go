@@ -216,6 +216,11 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if e := CheckScopes(scopes, c.Scopes); e != nil {
 		return a, e
 	}
+	// What a user grants here goes to a third-party app: never a scope that
+	// manages credentials.
+	if e := CheckDelegable(scopes); e != nil {
+		return a, e
+	}
 	a.Scopes = scopes
 	if req.ResponseType == "code" {
 		switch {
@@ -304,7 +309,10 @@ type ConsentView struct {
 func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*ConsentView, error) {
 	v := &ConsentView{
 		ClientID: a.Client.ID, ClientName: a.Client.Name, ClientDescription: a.Client.Description,
-		Scopes: DescribeScopes(a.Scopes), Fields: a.Request.Values(),
+		// ValidateAuthorize admits delegable scopes only; filtering again keeps
+		// a credential-management sentence off the consent page whatever the
+		// caller passes.
+		Scopes: DescribeScopes(delegable(a.Scopes)), Fields: a.Request.Values(),
 	}
 	if u, err := url.Parse(a.RedirectURI); err == nil {
 		v.RedirectHost = u.Host

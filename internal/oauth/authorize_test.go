@@ -118,7 +118,7 @@ func TestAuthorizeErrors(t *testing.T) {
 			{"missing scope", with("scope", "\x00"), "invalid_scope", false, false},
 			{"empty scope", with("scope", " "), "invalid_scope", false, false},
 			{"unknown scope", with("scope", "profile:read admin"), "invalid_scope", false, false},
-			{"scope not allowed for the client", with("scope", "tokens:write"), "invalid_scope", false, false},
+			{"scope not allowed for the client", with("scope", "keys:read"), "invalid_scope", false, false},
 			{"malformed scope", with("scope", `profile:read "x"`), "invalid_scope", false, false},
 			{"pkce plain", with("code_challenge", challenge, "code_challenge_method", "plain"), "invalid_request", false, false},
 			{"pkce method missing (plain by default)", with("code_challenge", challenge), "invalid_request", false, false},

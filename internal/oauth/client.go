@@ -119,6 +119,17 @@ func ValidateClient(c *store.Client) error {
 	if err := ValidateClientScopes(c.Scopes); err != nil {
 		bad("%v", err)
 	}
+	if browser {
+		// Users grant an authorization_code or implicit client's scopes to
+		// it: a scope that manages credentials must not even be registered
+		// there (the authorization endpoint refuses it anyway).
+		for _, s := range c.Scopes {
+			if sc, ok := LookupScope(s); ok && !sc.Delegate {
+				bad("scope %q manages credentials and cannot be registered on a client that uses %s: users never grant it to an app (register a separate client_credentials-only client for it)",
+					s, strings.Join(browserGrants(seen), " or "))
+			}
+		}
+	}
 	if c.AccessTTL != 0 && (c.AccessTTL < minClientAccessTTL || c.AccessTTL > MaxClientTokenTTL) {
 		bad("the access token lifetime must be between %v and %v", minClientAccessTTL, MaxClientTokenTTL)
 	}

@@ -100,13 +100,3 @@ func TestParseAuthorizeRequestRoundTrip(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
-
-func TestUserUsable(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	if !userUsable(false, t0, t0) || !userUsable(false, t0, t0.Add(time.Millisecond)) {
-		t.Error("token issued at or after the credential change is usable")
-	}
-	if userUsable(false, t0, t0.Add(-time.Millisecond)) || userUsable(true, t0, t0.Add(time.Hour)) {
-		t.Error("older token or disabled user")
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -45,14 +46,17 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 		return nil, ErrInvalidGrant("the refresh token was revoked")
 	case !now.Before(info.ExpiresAt):
 		return nil, ErrInvalidGrant("the refresh token has expired")
-	case !userUsable(info.UserDisabled, info.UserCredentialsChangedAt, info.CreatedAt):
+	case authn.ActsForUser(info.UserDisabled, info.UserCredentialsChangedAt, info.CreatedAt) != nil:
 		return nil, ErrInvalidGrant("the authorization is no longer valid: the account was disabled or its password changed")
 	}
 	// RFC 6749 §6: "The requested scope MUST NOT include any scope not
 	// originally granted by the resource owner, and if omitted is treated as
 	// equal to the scope originally granted by the resource owner." Scopes
 	// the client is no longer registered for are dropped as well.
-	granted := intersect(info.Scopes, c.Scopes)
+	// A refresh token comes from a user's authorization, so it may carry
+	// only scopes a third-party app may hold (a grant made before a scope
+	// became non-delegable loses it here).
+	granted := delegable(intersect(info.Scopes, c.Scopes))
 	scopes := granted
 	if req.ScopeSent {
 		requested, perr := ParseScope(req.Scope)
@@ -61,6 +65,9 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 		}
 		if len(requested) == 0 {
 			return nil, ErrInvalidScope("scope is empty")
+		}
+		if e := CheckDelegable(requested); e != nil {
+			return nil, e
 		}
 		for _, sc := range requested {
 			if !slices.Contains(granted, sc) {

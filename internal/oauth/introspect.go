@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -116,7 +117,7 @@ func (s *Service) tokenProblem(info *store.TokenInfo) string {
 		return "the token has expired"
 	case info.ClientStatus != store.ClientActive:
 		return "the application that obtained the token is " + info.ClientStatus
-	case !userUsable(info.UserDisabled, info.UserCredentialsChangedAt, info.CreatedAt):
+	case authn.ActsForUser(info.UserDisabled, info.UserCredentialsChangedAt, info.CreatedAt) != nil:
 		return "the account was disabled or its password changed after the token was issued"
 	}
 	return ""

@@ -10,30 +10,46 @@ import (
 // the words the consent page shows, and which kinds of credential may carry it.
 type Scope struct {
 	Name string
-	// Description completes "<App> wants to …" on the consent page, in plain
-	// words, and lists the permission on the authorized-apps page.
+	// Description says in plain words exactly what the scope allows. It
+	// completes "<App> wants to …" on the consent page (delegable scopes
+	// only), labels the scope on the personal-access-token form and lists
+	// the permission on the authorized-apps page.
 	Description string
 	// PAT: a personal access token may carry this scope.
 	PAT bool
 	// App: an app-level credential (client_credentials token, API key), which
 	// acts as the client's owner, may carry this scope.
 	App bool
+	// Delegate: a third-party app may be granted this scope by a user
+	// through the authorization endpoint (authorization code or implicit
+	// flow), and so on the consent page. False for every scope that manages
+	// credentials: a third-party app never manages a user's credentials, and
+	// the authorization and token endpoints answer invalid_scope.
+	Delegate bool
 }
 
 // The platform API scopes.
 const (
-	ScopeProfileRead = "profile:read"
-	ScopeTokensRead  = "tokens:read"
-	ScopeTokensWrite = "tokens:write"
+	ScopeProfileRead  = "profile:read"
+	ScopeTokensRead   = "tokens:read"
+	ScopeTokensRevoke = "tokens:revoke"
+	ScopeKeysRead     = "keys:read"
+	ScopeKeysRevoke   = "keys:revoke"
 )
 
 // scopeCatalog is THE scope catalog: every scope any Gatehouse credential can
 // carry is listed here, once. It is never modified at run time. Add a scope
 // here (and nowhere else) when the platform API grows.
+//
+// No scope lets a credential create a credential: creating a personal access
+// token or an API key needs the account owner in person (authn.InPerson), so
+// there is nothing to grant.
 var scopeCatalog = [...]Scope{
-	{Name: ScopeProfileRead, Description: "See your name, email address and account details", PAT: true, App: true},
-	{Name: ScopeTokensRead, Description: "See the list of your personal access tokens (never the tokens themselves)", PAT: true, App: true},
-	{Name: ScopeTokensWrite, Description: "Revoke your personal access tokens", PAT: true, App: true},
+	{Name: ScopeProfileRead, Description: "See your name, email address and account details", PAT: true, App: true, Delegate: true},
+	{Name: ScopeTokensRead, Description: "See the list of your personal access tokens (never the tokens themselves)", PAT: true, App: true, Delegate: true},
+	{Name: ScopeTokensRevoke, Description: "Revoke your personal access tokens", PAT: true, App: true},
+	{Name: ScopeKeysRead, Description: "See the list of your apps' API keys (never the keys themselves)", PAT: true, App: true},
+	{Name: ScopeKeysRevoke, Description: "Revoke your apps' API keys", PAT: true, App: true},
 }
 
 // Scopes returns the catalog in display order.
@@ -117,6 +133,31 @@ func CheckScopes(requested, clientAllowed []string) *Error {
 		}
 	}
 	return nil
+}
+
+// CheckDelegable refuses scopes that a third-party app may never be granted
+// (Scope.Delegate false) with invalid_scope — RFC 6749 §5.2: "The requested
+// scope is invalid, unknown, malformed, or exceeds the scope granted by the
+// resource owner." Unknown scopes are CheckScopes' to report.
+func CheckDelegable(requested []string) *Error {
+	for _, s := range requested {
+		if sc, ok := LookupScope(s); ok && !sc.Delegate {
+			return ErrInvalidScope("scope %q manages credentials and can never be granted to an app by a user; use a personal access token", s)
+		}
+	}
+	return nil
+}
+
+// delegable returns the scopes of names that a third-party app may hold, in
+// the order given.
+func delegable(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if sc, ok := LookupScope(n); ok && sc.Delegate {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ValidateClientScopes checks the scopes a client is registered with.

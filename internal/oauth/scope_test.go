@@ -55,7 +55,7 @@ func TestCheckScopes(t *testing.T) {
 	if err := CheckScopes(nil, allowed); err != nil {
 		t.Errorf("no scope: %v", err)
 	}
-	for _, bad := range [][]string{{"admin"}, {ScopeTokensWrite}, {ScopeProfileRead, "Profile:Read"}} {
+	for _, bad := range [][]string{{"admin"}, {ScopeTokensRevoke}, {"tokens:write"}, {ScopeProfileRead, "Profile:Read"}} {
 		err := CheckScopes(bad, allowed)
 		if err == nil || err.Code != CodeInvalidScope {
 			t.Errorf("CheckScopes(%q) = %v, want invalid_scope", bad, err)
@@ -77,7 +77,7 @@ func TestScopeCatalog(t *testing.T) {
 			t.Errorf("catalog scope %q is not a valid scope-token", s.Name)
 		}
 	}
-	for _, s := range []string{ScopeProfileRead, ScopeTokensRead, ScopeTokensWrite} {
+	for _, s := range []string{ScopeProfileRead, ScopeTokensRead, ScopeTokensRevoke, ScopeKeysRead, ScopeKeysRevoke} {
 		if !seen[s] {
 			t.Errorf("catalog misses %q", s)
 		}
@@ -90,6 +90,34 @@ func TestScopeCatalog(t *testing.T) {
 	}
 	if d := DescribeScopes([]string{ScopeTokensRead, "nope", ScopeProfileRead}); len(d) != 2 || d[0].Name != ScopeProfileRead {
 		t.Errorf("DescribeScopes = %+v", d)
+	}
+}
+
+// TestCredentialScopesNeverDelegated: a scope that manages credentials (any
+// scope but the read-only profile and token-list ones) is never delegable, and
+// CheckDelegable refuses it with invalid_scope; the old tokens:write is gone.
+func TestCredentialScopesNeverDelegated(t *testing.T) {
+	delegated := map[string]bool{ScopeProfileRead: true, ScopeTokensRead: true}
+	for _, s := range Scopes() {
+		if s.Delegate != delegated[s.Name] {
+			t.Errorf("scope %q: Delegate = %v, want %v", s.Name, s.Delegate, delegated[s.Name])
+		}
+		err := CheckDelegable([]string{ScopeProfileRead, s.Name})
+		if s.Delegate && err != nil {
+			t.Errorf("CheckDelegable(%q) = %v", s.Name, err)
+		}
+		if !s.Delegate && (err == nil || err.Code != CodeInvalidScope) {
+			t.Errorf("CheckDelegable(%q) = %v, want invalid_scope", s.Name, err)
+		}
+		if !s.PAT && !s.App && !s.Delegate {
+			t.Errorf("scope %q can be carried by no credential", s.Name)
+		}
+	}
+	if _, ok := LookupScope("tokens:write"); ok {
+		t.Error("tokens:write is still in the catalog")
+	}
+	if got := delegable([]string{ScopeKeysRevoke, ScopeTokensRead, "nope", ScopeTokensRevoke}); !slices.Equal(got, []string{ScopeTokensRead}) {
+		t.Errorf("delegable = %q", got)
 	}
 }
 

@@ -140,9 +140,3 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 	}
 	return resp, records, nil
 }
-
-// userUsable reports whether tokens of a user issued at `issued` may still be
-// used: the account is enabled and its credentials have not changed since.
-func userUsable(disabled bool, credentialsChangedAt, issued time.Time) bool {
-	return !disabled && !issued.Before(credentialsChangedAt)
-}

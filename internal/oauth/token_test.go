@@ -347,7 +347,7 @@ func TestClientCredentials(t *testing.T) {
 		if r := e.do("GET", scopeRoute, nil, bearer(nt.AccessToken)...); r.status != http.StatusForbidden {
 			t.Fatalf("narrowed token on a tokens:read route: %d", r.status)
 		}
-		for _, sc := range [][]string{{"tokens:write"}, {"admin"}, {"profile:read", "nope"}} {
+		for _, sc := range [][]string{{"tokens:revoke"}, {"tokens:write"}, {"admin"}, {"profile:read", "nope"}} {
 			wide := conf
 			wide.Scopes = sc
 			before := e.st.snapshot()
@@ -407,7 +407,7 @@ func TestRefresh(t *testing.T) {
 			}
 			rt := r.json(t)["refresh_token"].(string)
 			before := e.st.snapshot()
-			mustError(t, refresh(a, rt, "scope", "profile:read tokens:write"), 400, "invalid_scope")
+			mustError(t, refresh(a, rt, "scope", "profile:read tokens:revoke"), 400, "invalid_scope")
 			mustError(t, refresh(a, rt, "scope", ""), 400, "invalid_scope")
 			if e.st.snapshot() != before {
 				t.Fatal("issued on invalid_scope")

@@ -74,8 +74,10 @@ const maxCreateBody = 16 << 10
 func (h *Handler) Routes(mux *http.ServeMux) {
 	cm := authn.CredentialManagement()
 	mux.Handle("GET /v0/me/tokens", h.auth.Require(oauth.ScopeTokensRead, cm)(http.HandlerFunc(h.list)))
-	mux.Handle("POST /v0/me/tokens", h.auth.Require("", cm)(http.HandlerFunc(h.create)))
-	mux.Handle("DELETE /v0/me/tokens/{token}", h.auth.Require(oauth.ScopeTokensWrite, cm)(http.HandlerFunc(h.revoke)))
+	// A credential never mints a longer-lived credential: creating needs
+	// the owner in person (authn.InPerson).
+	mux.Handle("POST /v0/me/tokens", h.auth.Require("", authn.OwnerInPerson())(http.HandlerFunc(h.create)))
+	mux.Handle("DELETE /v0/me/tokens/{token}", h.auth.Require(oauth.ScopeTokensRevoke, cm)(http.HandlerFunc(h.revoke)))
 }
 
 // Item is one PAT in a listing. description and id come first, as in seed
@@ -244,11 +246,11 @@ func ParseSeconds(n *json.Number) (time.Duration, error) {
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
+	// The route's authn.OwnerInPerson has refused every bearer credential;
+	// asking the same rule again keeps this handler safe if it is ever
+	// mounted without it.
 	p := principal(r)
-	if p == nil || p.Method != authn.MethodPassword {
-		// A token must not mint tokens: a stolen PAT or OAuth token would
-		// otherwise outlive its own revocation.
-		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
+	if authn.InPerson(p) != nil {
 		httpx.NoStore(w)
 		httpx.WriteError(w, http.StatusUnauthorized, "password_required",
 			"Creating a personal access token needs your email and password (HTTP Basic, plus the OTP-Token header when two-factor is on); a token cannot create tokens.")

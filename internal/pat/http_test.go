@@ -192,7 +192,7 @@ func TestPATValidity(t *testing.T) {
 				t.Fatalf("PAT without tokens:read: %d %s", res.Status, res.Body)
 			}
 			if res := e.Do("DELETE", "/v0/me/tokens/"+c.ID, "", tt.Bearer(c.AccessToken)...); res.Status != 403 {
-				t.Fatalf("PAT without tokens:write revoked: %d", res.Status)
+				t.Fatalf("PAT without tokens:revoke revoked: %d", res.Status)
 			}
 			if res := e.Do("GET", tt.WhoAmI, "", tt.Bearer(c.AccessToken)...); res.Status != 200 {
 				t.Fatalf("PAT with profile:read: %d %s", res.Status, res.Body)

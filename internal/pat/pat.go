@@ -7,11 +7,13 @@
 //	POST   /v0/me/tokens           create one; answers {"accessToken","description","id"}
 //	DELETE /v0/me/tokens/{token}   revoke one, by id (or by the token itself)
 //
-// Creating requires HTTP Basic email:password, plus an OTP-Token header when
-// the account has two-factor on (otherwise 401 with "OTP-Token: Required").
-// A bearer token — a PAT or an OAuth access token — can never create a PAT, so
-// a leaked token cannot mint a longer-lived one. Listing needs the tokens:read
-// scope and revoking tokens:write (or Basic credentials).
+// Creating requires the account owner in person (authn.InPerson): HTTP Basic
+// email:password, plus an OTP-Token header when the account has two-factor on
+// (otherwise 401 with "OTP-Token: Required"), or the signed-in account page.
+// A bearer credential of any kind can never create a PAT, so a leaked token
+// cannot mint a longer-lived one. Listing needs the tokens:read scope and
+// revoking tokens:revoke (or Basic credentials); a third-party app can be
+// granted tokens:read but never tokens:revoke.
 //
 // # Rules of validity
 //
@@ -60,6 +62,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -416,10 +419,9 @@ func check(info *store.PATInfo, now time.Time) error {
 		return fmt.Errorf("%w: revoked", ErrInvalidToken)
 	case info.ExpiresAt != nil && !now.Before(*info.ExpiresAt):
 		return ErrExpired
-	case info.UserDisabled:
-		return fmt.Errorf("%w: user disabled", ErrInvalidToken)
-	case info.UserCredentialsChangedAt.After(info.CreatedAt):
-		return fmt.Errorf("%w: user credentials changed after the token was created", ErrInvalidToken)
+	}
+	if err := authn.ActsForUser(info.UserDisabled, info.UserCredentialsChangedAt, info.CreatedAt); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	return nil
 }

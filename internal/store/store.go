@@ -58,7 +58,9 @@ type User struct {
 	// TOTPEnabled is true once enrolment was confirmed with a first code.
 	TOTPEnabled bool
 	// CredentialsChangedAt moves forward when the password changes or the
-	// account is disabled; PATs and sessions created before it are dead.
+	// account is disabled; every credential acting for the user (session,
+	// access and refresh token, PAT, API key of their apps) created before
+	// it is dead, and re-enabling the account does not revive it.
 	CredentialsChangedAt time.Time
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
@@ -407,7 +409,10 @@ type APIKeyInfo struct {
 	ClientOwnerID string
 	// OwnerDisabled: a key acts as the app's owner, so it dies with them.
 	OwnerDisabled bool
-	Owner         Profile
+	// OwnerCredentialsChangedAt is the owner's User.CredentialsChangedAt: a
+	// key created before it is dead, like every credential acting for them.
+	OwnerCredentialsChangedAt time.Time
+	Owner                     Profile
 }
 
 // APIKeys persists API keys.

@@ -1,5 +1,6 @@
 // Package tokentest is the test harness of the credential areas (personal
-// access tokens, API keys, leaked-credential revocation): a real store —
+// access tokens, API keys, leaked-credential revocation, and OAuth access
+// tokens as bearer credentials): a real store —
 // SQLite in a temporary directory, or PostgreSQL in a schema of its own when
 // GATEHOUSE_TEST_POSTGRES_URL is set — a fake clock, the real identity and
 // authn services, and an httptest server running the real middleware.
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/leak"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -133,9 +136,12 @@ type Env struct {
 	Auth     *authn.Authenticator
 	PATs     *pat.Service
 	APIKeys  *apikey.Service
-	Leak     *leak.Service
-	Server   *httptest.Server
-	URL      string
+	// OAuth issues and validates access tokens (registered with Auth); its
+	// HTTP endpoints are not mounted: CodeFlowToken and AppToken call it.
+	OAuth  *oauth.Service
+	Leak   *leak.Service
+	Server *httptest.Server
+	URL    string
 }
 
 // Options tune New.
@@ -210,6 +216,13 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	osvc, err := oauth.NewService(oauth.Options{
+		Issuer: "http://127.0.0.1", Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth.RegisterBearer(credential.AccessToken, osvc)
 	auth.RegisterBearer(credential.PAT, pats.Validator())
 	auth.RegisterBearer(credential.APIKey, keys.Validator())
 
@@ -227,7 +240,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	t.Cleanup(srv.Close)
 	return &Env{
 		T: t, Ctx: context.Background(), Store: st, Clock: clock, Hasher: hasher, Identity: ids, Auth: auth,
-		PATs: pats, APIKeys: keys, Leak: lk, Server: srv, URL: srv.URL,
+		PATs: pats, APIKeys: keys, OAuth: osvc, Leak: lk, Server: srv, URL: srv.URL,
 	}
 }
 
@@ -374,4 +387,69 @@ func H(pairs ...[]string) []string {
 		out = append(out, p...)
 	}
 	return out
+}
+
+// App is a client registered through the OAuth service, with its secret.
+type App struct {
+	*store.Client
+	Secret string
+}
+
+// RedirectURI is registered on every App that uses the code flow.
+const RedirectURI = "https://app.example/cb"
+
+// RegisterApp registers an active confidential client owned by ownerID with
+// the given grant types and scopes, as `gatehouse client create` does.
+func (e *Env) RegisterApp(name, ownerID string, grants []string, scopes ...string) *App {
+	e.T.Helper()
+	c, secret, err := e.OAuth.CreateClient(e.Ctx, oauth.NewClient{
+		Name: name, OwnerID: ownerID, RedirectURIs: []string{RedirectURI}, GrantTypes: grants, Scopes: scopes,
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return &App{Client: c, Secret: secret}
+}
+
+// CodeFlowToken runs the authorization-code flow through the OAuth service
+// as the browser, the consent page and the app would: userID allows app the
+// scope, and the app redeems the code. It returns the token response or the
+// error of the first step that refused.
+func (e *Env) CodeFlowToken(app *App, userID, scope string) (*oauth.TokenResponse, error) {
+	e.T.Helper()
+	a, err := e.OAuth.ValidateAuthorize(e.Ctx, oauth.AuthorizeRequest{
+		ClientID: app.ID, RedirectURI: RedirectURI, ResponseType: "code", Scope: scope, ScopeSent: true, State: "s",
+	})
+	if err != nil {
+		return nil, err
+	}
+	loc, err := e.OAuth.Approve(e.Ctx, a, userID, e.Clock.Now(), true)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return e.OAuth.Token(e.Ctx, oauth.TokenRequest{
+		GrantType: oauth.GrantAuthorizationCode, Code: u.Query().Get("code"), RedirectURI: RedirectURI,
+		Client: oauth.ClientCredentials{ID: app.ID, Secret: app.Secret, Method: oauth.AuthMethodBasic},
+	})
+}
+
+// Refresh redeems a refresh token of app.
+func (e *Env) Refresh(app *App, refreshToken string) (*oauth.TokenResponse, error) {
+	return e.OAuth.Token(e.Ctx, oauth.TokenRequest{
+		GrantType: oauth.GrantRefreshToken, RefreshToken: refreshToken,
+		Client: oauth.ClientCredentials{ID: app.ID, Secret: app.Secret, Method: oauth.AuthMethodBasic},
+	})
+}
+
+// AppToken is a client_credentials token of app (scope "" for the app's
+// default scopes); it acts as the app's owner.
+func (e *Env) AppToken(app *App, scope string) (*oauth.TokenResponse, error) {
+	return e.OAuth.Token(e.Ctx, oauth.TokenRequest{
+		GrantType: oauth.GrantClientCredentials, Scope: scope, ScopeSent: scope != "",
+		Client: oauth.ClientCredentials{ID: app.ID, Secret: app.Secret, Method: oauth.AuthMethodBasic},
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
@@ -181,6 +182,13 @@ func (tp *TokenPages) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// The rule every credential-minting path asks (authn.InPerson): here the
+	// owner is present as a signed-in session on a CSRF-checked form, who has
+	// just typed the password (and code) again.
+	if err := authn.InPerson(&authn.Principal{UserID: u.ID, Method: authn.MethodSession}); err != nil {
+		tp.h.serverError(w, r, err)
+		return
+	}
 	req := pat.CreateRequest{UserID: u.ID, Description: d.Description, Scopes: scopes}
 	if expiry != "" {
 		days, err := strconv.Atoi(expiry)

@@ -47,11 +47,12 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 }
 
 // APIKeyByHash implements store.APIKeys: one lookup on the unique hash index
-// joined with the client.
+// joined with the client and its owner (whose state decides whether the key
+// still acts for them).
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInfo, error) {
 	row, err := s.r.queryRow(ctx, `SELECT k.id, k.client_id, k.name, k.hash, k.scopes, k.allowed_cidrs, k.created_by,
 			k.created_at, k.expires_at, k.last_used_at, k.revoked_at, c.status, c.owner_id, u.disabled,
-			u.email, u.name, u.totp_enabled, u.created_at
+			u.credentials_changed_at, u.email, u.name, u.totp_enabled, u.created_at
 		FROM api_keys k JOIN clients c ON c.id = k.client_id JOIN users u ON u.id = c.owner_id
 		WHERE k.hash = ?`, hash)
 	if err != nil {
@@ -61,10 +62,11 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInf
 	k, d := &r.info.APIKey, &r.d
 	if err := row.Scan(&k.ID, &k.ClientID, &k.Name, &k.Hash, &d.scopes, &d.cidrs, &k.CreatedBy,
 		&d.ca, &d.ea, &d.lu, &d.ra, &r.info.ClientStatus, &r.info.ClientOwnerID, &r.info.OwnerDisabled,
-		&r.info.Owner.Email, &r.info.Owner.Name, &r.info.Owner.TOTPEnabled, &r.uca); err != nil {
+		&r.occa, &r.info.Owner.Email, &r.info.Owner.Name, &r.info.Owner.TOTPEnabled, &r.uca); err != nil {
 		return nil, mapErr("api key by hash", err)
 	}
 	r.info.Owner.ID, r.info.Owner.CreatedAt = r.info.ClientOwnerID, fromMS(r.uca)
+	r.info.OwnerCredentialsChangedAt = fromMS(r.occa)
 	if err := d.fill(k); err != nil {
 		return nil, mapErr("api key by hash", err)
 	}
@@ -75,6 +77,7 @@ type apiKeyInfoRow struct {
 	info store.APIKeyInfo
 	d    apiKeyDest
 	uca  int64 // the owner's created_at
+	occa int64 // the owner's credentials_changed_at
 }
 
 // ListAPIKeys implements store.APIKeys.

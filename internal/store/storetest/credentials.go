@@ -118,7 +118,8 @@ func testAPIKeyCreateLookup(t *testing.T, f *fixture) {
 	for _, k := range []*store.APIKey{bare, full} {
 		info, err := f.s.APIKeyByHash(f.ctx, k.Hash)
 		must(t, err)
-		equal(t, "APIKeyByHash", info, &store.APIKeyInfo{APIKey: *k, ClientStatus: store.ClientActive, ClientOwnerID: u.ID, Owner: profile(u)})
+		equal(t, "APIKeyByHash", info, &store.APIKeyInfo{APIKey: *k, ClientStatus: store.ClientActive, ClientOwnerID: u.ID,
+			OwnerCredentialsChangedAt: u.CredentialsChangedAt, Owner: profile(u)})
 	}
 	dup := *bare
 	dup.ID = "another-id"
@@ -127,13 +128,25 @@ func testAPIKeyCreateLookup(t *testing.T, f *fixture) {
 	_, err := f.s.APIKeyByHash(f.ctx, "nope")
 	wantErr(t, err, store.ErrNotFound)
 
-	must(t, f.s.SetDisabled(f.ctx, u.ID, true, f.now))
+	must(t, f.s.SetDisabled(f.ctx, u.ID, true, f.at(time.Minute)))
 	info, err := f.s.APIKeyByHash(f.ctx, bare.Hash)
 	must(t, err)
 	if !info.OwnerDisabled {
 		t.Fatal("OwnerDisabled = false after disabling the client's owner")
 	}
-	must(t, f.s.SetDisabled(f.ctx, u.ID, false, f.now))
+	equal(t, "OwnerCredentialsChangedAt after disable", info.OwnerCredentialsChangedAt, f.at(time.Minute))
+	// Re-enabling keeps the stamp, so keys created before the disable stay dead.
+	must(t, f.s.SetDisabled(f.ctx, u.ID, false, f.at(2*time.Minute)))
+	info, err = f.s.APIKeyByHash(f.ctx, bare.Hash)
+	must(t, err)
+	if info.OwnerDisabled {
+		t.Fatal("OwnerDisabled = true after re-enabling the owner")
+	}
+	equal(t, "OwnerCredentialsChangedAt after enable", info.OwnerCredentialsChangedAt, f.at(time.Minute))
+	must(t, f.s.UpdatePassword(f.ctx, u.ID, "new-hash", true, f.at(time.Hour)))
+	info, err = f.s.APIKeyByHash(f.ctx, bare.Hash)
+	must(t, err)
+	equal(t, "OwnerCredentialsChangedAt after password change", info.OwnerCredentialsChangedAt, f.at(time.Hour))
 
 	must(t, f.s.SetClientStatus(f.ctx, c.ID, store.ClientDisabled, f.now))
 	info, err = f.s.APIKeyByHash(f.ctx, bare.Hash)
