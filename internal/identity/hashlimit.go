@@ -19,7 +19,8 @@ type HashLimits struct {
 	// Slots is how many hashes run at once (default: AutoHashSlots with the
 	// cores available and no memory limit).
 	Slots int
-	// Queue is how many callers may wait for a slot (default 4 × Slots).
+	// Queue is how many callers may wait for a slot (0: 4 × Slots;
+	// negative: none).
 	Queue int
 	// MaxWait is the longest a caller waits in the queue (default 2s).
 	MaxWait time.Duration
@@ -100,6 +101,9 @@ func (h *HashLimiter) Limits() HashLimits { return h.limits }
 // Peak is the most computations that ever ran at once (for tests and
 // metrics).
 func (h *HashLimiter) Peak() int { return int(h.peak.Load()) }
+
+// Waiting is how many callers wait in the queue now.
+func (h *HashLimiter) Waiting() int { return int(h.waiting.Load()) }
 
 // Do runs fn in a slot: at once if one is free, after a wait in the queue if
 // there is room in it, and otherwise not at all (*BusyError). The wait uses
