@@ -1,6 +1,11 @@
 package app
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/web"
@@ -14,6 +19,10 @@ func (a *App) buildAccounts() error {
 	cfg.Argon2.Memory = a.Config.Argon2MemoryKiB
 	cfg.Argon2.Iterations = a.Config.Argon2Time
 	cfg.Argon2.Parallelism = a.Config.Argon2Threads
+	cfg.HashLimits.Slots = a.Config.Argon2Concurrency
+	if cfg.HashLimits.Slots == 0 {
+		cfg.HashLimits.Slots = identity.AutoHashSlots(runtime.GOMAXPROCS(0), availableMemory(), cfg.Argon2)
+	}
 	cfg.SessionIdleTimeout = a.Config.SessionIdleTTL
 	cfg.SessionLifetime = a.Config.SessionMaxTTL
 	var err error
@@ -23,6 +32,32 @@ func (a *App) buildAccounts() error {
 	if a.Authn, err = authn.New(authn.Config{Issuer: a.Config.Issuer, BasicAuth: a.Config.BasicAuth}, a.Identity, a.Log); err != nil {
 		return err
 	}
+	lim := a.Identity.HashLimiter().Limits()
+	a.Log.Info("password hashing bounded", "concurrent", lim.Slots, "queue", lim.Queue, "max_wait", lim.MaxWait.String(),
+		"memory_per_hash_kib", cfg.Argon2.Memory)
 	a.Accounts, err = web.New(web.Config{Issuer: a.Config.Issuer}, a.Identity, a.Hasher, a.Now, a.Log)
 	return err
+}
+
+// availableMemory is the memory this process may use, in bytes: the smaller
+// of the cgroup v2 limit (containers) and MemAvailable from /proc/meminfo; 0
+// when neither can be read (other systems), which leaves only the core count
+// to size password hashing.
+func availableMemory() uint64 {
+	var avail uint64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+				if kib, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64); err == nil {
+					avail = kib * 1024
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && (avail == 0 || n < avail) {
+			avail = n // "max" (no limit) does not parse and is skipped
+		}
+	}
+	return avail
 }

@@ -343,7 +343,10 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 		return nil, false
 	}
 	u, err := a.passwords.AuthenticateBasic(r.Context(), email, password, r.Header.Get("OTP-Token"), a.cfg.ClientIP(r))
-	var te *identity.ThrottledError
+	var (
+		te *identity.ThrottledError
+		be *identity.BusyError
+	)
 	switch {
 	case err == nil:
 		return &Principal{UserID: u.ID, Method: MethodPassword, User: &store.Profile{
@@ -353,6 +356,11 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 		w.Header().Set("Retry-After", te.RetryAfterSeconds())
 		httpx.NoStore(w)
 		httpx.WriteError(w, http.StatusTooManyRequests, "too_many_attempts", "Too many failed attempts; try again after "+te.RetryAfterSeconds()+" seconds.")
+	case errors.As(err, &be):
+		// Not a verdict on the credentials: the password was not checked.
+		w.Header().Set("Retry-After", be.RetryAfterSeconds())
+		httpx.NoStore(w)
+		httpx.WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The server is busy checking other passwords; retry after "+be.RetryAfterSeconds()+" seconds, or use a token.")
 	case errors.Is(err, identity.ErrOTPRequired):
 		a.otpRequired(w, "This account has two-factor authentication: repeat the request with the current code from your authenticator in the OTP-Token header.")
 	case errors.Is(err, identity.ErrInvalidCode), errors.Is(err, identity.ErrCodeReused):

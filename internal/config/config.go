@@ -55,6 +55,9 @@ type Config struct {
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
 	Argon2Threads   uint8
+	// Argon2Concurrency bounds concurrent password hashes (0: sized from
+	// cores and memory at start).
+	Argon2Concurrency int
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
@@ -139,6 +142,11 @@ var settings = []setting{
 	{"argon2_threads", "1", "argon2id parallelism (OWASP: 1)", true, func(c *Config, v string) error {
 		n, err := strconv.ParseUint(v, 10, 8)
 		c.Argon2Threads = uint8(n)
+		return err
+	}},
+	{"argon2_concurrency", "0", "most password hashes computed at once; 0: max(1, min(cores ÷ argon2_threads, ¼ of available memory ÷ argon2_memory_kib)). Up to 4× as many requests wait at most 2 s for a turn; the rest are answered 503 with Retry-After", true, func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Argon2Concurrency = n
 		return err
 	}},
 }
@@ -344,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Argon2MemoryKiB < 8*1024 || c.Argon2Time < 1 || c.Argon2Threads < 1 {
 		bad("argon2 parameters below the safe minimum (memory ≥ 8192 KiB, time ≥ 1, threads ≥ 1)")
+	}
+	if c.Argon2Concurrency < 0 || c.Argon2Concurrency > 4096 {
+		bad("argon2_concurrency must be between 0 (auto) and 4096")
 	}
 	return errors.Join(errs...)
 }

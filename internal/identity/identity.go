@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -40,6 +41,9 @@ type Config struct {
 	SessionTouchInterval time.Duration
 	// Throttle limits password and code guessing.
 	Throttle ThrottleConfig
+	// HashLimits bound concurrent argon2id work (zero: sized from the
+	// cores; internal/app also sizes it from memory).
+	HashLimits HashLimits
 	// TOTPIssuer is the name authenticator apps show (default "Gatehouse").
 	TOTPIssuer string
 }
@@ -111,8 +115,9 @@ var (
 	ErrNoPendingTOTP = errors.New("identity: no two-factor enrolment in progress")
 )
 
-// ThrottledError means too many recent failures: the attempt was not even
-// checked. Retry after RetryAfter (HTTP 429 with Retry-After).
+// ThrottledError means too many recent attempts: this one was not even
+// checked (and not counted). Retry after RetryAfter (HTTP 429 with
+// Retry-After).
 type ThrottledError struct {
 	RetryAfter time.Duration
 }
@@ -138,6 +143,7 @@ type Service struct {
 	log    *slog.Logger
 	cfg    Config
 	list   *Blocklist
+	hashes *HashLimiter
 	// dummyHash is verified against when the email is unknown, so that the
 	// answer takes as long as for a wrong password.
 	dummyHash string
@@ -160,12 +166,17 @@ func New(st Store, box *secret.Box, hasher *credential.Hasher, now func() time.T
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{st: st, box: box, hasher: hasher, now: now, random: random, log: log, cfg: cfg, list: list}
+	s := &Service{st: st, box: box, hasher: hasher, now: now, random: random, log: log, cfg: cfg, list: list,
+		hashes: NewHashLimiter(cfg.HashLimits, runtime.GOMAXPROCS(0), cfg.Argon2)}
+	s.cfg.HashLimits = s.hashes.Limits()
 	if s.dummyHash, err = HashPassword("gatehouse timing equaliser", cfg.Argon2, random); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// HashLimiter returns the limiter every password hash goes through.
+func (s *Service) HashLimiter() *HashLimiter { return s.hashes }
 
 // Config returns the effective configuration (defaults filled in).
 func (s *Service) Config() Config { return s.cfg }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // ThrottleConfig limits guessing of passwords and one-time codes. Failures
@@ -12,8 +14,16 @@ import (
 // doubles the wait before the next attempt is even checked (BaseDelay,
 // 2·BaseDelay, … up to MaxDelay); at Lockout failures the key is locked for
 // LockoutDuration after the last failure. While a key is throttled, attempts
-// are refused with a ThrottledError and are not counted (so an attacker cannot
-// extend the lock forever, and the real user gets in once it lapses).
+// are refused with a ThrottledError, are not counted (so an attacker cannot
+// extend the lock forever, and the real user gets in once it lapses), and
+// cost no password hash.
+//
+// Every attempt is reserved in the database — counted as a failure, in one
+// atomic statement that also applies the limits — before the password or code
+// is checked, so concurrent requests on any number of replicas cannot all be
+// checked against the same old count: Lockout is an exact cap. A success
+// clears the account (or user) key and refunds its reservation on the IP key,
+// so successes never throttle an address.
 //
 // Per-account keys apply to unknown emails too, so a lockout reveals nothing
 // about which accounts exist.
@@ -73,18 +83,29 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	return c
 }
 
-// throttleKey is one counter and its limits.
+// throttleKey is one counter, its limits, and what a success does to it.
 type throttleKey struct {
-	key           string
-	free, lockout int
+	key    string
+	policy store.ThrottlePolicy
+	// clear: a success forgets the key's streak (the account or the user:
+	// the right secret proves the earlier failures were the owner's typos).
+	// Otherwise a success only refunds its own reservation (an address
+	// shared by many people keeps the failures of the others).
+	clear bool
+}
+
+func (s *Service) policy(free, lockout int) store.ThrottlePolicy {
+	t := s.cfg.Throttle
+	return store.ThrottlePolicy{Window: t.Window, Free: free, Limit: lockout,
+		BaseDelay: t.BaseDelay, MaxDelay: t.MaxDelay, LockFor: t.LockoutDuration}
 }
 
 func (s *Service) accountKey(email string) throttleKey {
-	return throttleKey{"acct:" + email, s.cfg.Throttle.AccountFree, s.cfg.Throttle.AccountLockout}
+	return throttleKey{"acct:" + email, s.policy(s.cfg.Throttle.AccountFree, s.cfg.Throttle.AccountLockout), true}
 }
 
 func (s *Service) codeKey(userID string) throttleKey {
-	return throttleKey{"otp:" + userID, s.cfg.Throttle.AccountFree, s.cfg.Throttle.AccountLockout}
+	return throttleKey{"otp:" + userID, s.policy(s.cfg.Throttle.AccountFree, s.cfg.Throttle.AccountLockout), true}
 }
 
 func (s *Service) ipKey(ip string) (throttleKey, bool) {
@@ -92,7 +113,20 @@ func (s *Service) ipKey(ip string) (throttleKey, bool) {
 	if k == "" {
 		return throttleKey{}, false
 	}
-	return throttleKey{"ip:" + k, s.cfg.Throttle.IPFree, s.cfg.Throttle.IPLockout}, true
+	return throttleKey{"ip:" + k, s.policy(s.cfg.Throttle.IPFree, s.cfg.Throttle.IPLockout), false}, true
+}
+
+// signupKey counts sign-ups per address: a plain cap of SignupsPerIP per
+// SignupWindow, no delays below it.
+func (s *Service) signupKey(ip string) (throttleKey, bool) {
+	k := ipBucket(ip)
+	if k == "" {
+		return throttleKey{}, false
+	}
+	t := s.cfg.Throttle
+	return throttleKey{"signup:ip:" + k, store.ThrottlePolicy{
+		Window: t.SignupWindow, Free: t.SignupsPerIP, Limit: t.SignupsPerIP, LockFor: t.SignupWindow,
+	}, false}, true
 }
 
 // ipBucket returns the address an attacker cannot cheaply vary: the IPv4
@@ -114,68 +148,92 @@ func ipBucket(ip string) string {
 	return a.String()
 }
 
-// delayAfter is how long after the last of n failures the next attempt waits.
-func (s *Service) delayAfter(n int, k throttleKey) time.Duration {
-	t := s.cfg.Throttle
-	switch {
-	case n >= k.lockout:
-		return t.LockoutDuration
-	case n >= k.free:
-		d := t.BaseDelay
-		for i := k.free; i < n && d < t.MaxDelay; i++ {
-			d *= 2
-		}
-		return min(d, t.MaxDelay)
-	}
-	return 0
+// attempt is a set of granted reservations, one per key, settled exactly
+// once: kept (they stay counted), succeeded (clear or refund each key), or
+// abandoned (refund all: the attempt was never judged, e.g. a store error or
+// no hashing capacity).
+type attempt struct {
+	s       *Service
+	keys    []throttleKey
+	res     []store.Reservation
+	settled bool
 }
 
-// checkThrottle returns a ThrottledError when any key must still wait, and
-// otherwise the current failure count of each key (so callers clear a
-// counter only when there is one: no write on the common path).
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, keys ...throttleKey) ([]int, error) {
-	var wait time.Duration
-	counts := make([]int, len(keys))
-	for i, k := range keys {
-		n, last, err := s.st.Failures(ctx, k.key, now, s.cfg.Throttle.Window)
+// reserve reserves one attempt on every key, in order, before any expensive
+// work. Callers put the client's own key (its address) first: when a later
+// key refuses, the earlier reservations are refunded, so an attacker who is
+// refused by their address's limit never touches the victim's account key.
+// A refusal is a *ThrottledError; nothing stays counted.
+func (s *Service) reserve(ctx context.Context, now time.Time, keys ...throttleKey) (*attempt, error) {
+	a := &attempt{s: s, keys: keys, res: make([]store.Reservation, 0, len(keys))}
+	for _, k := range keys {
+		r, err := s.st.Reserve(ctx, k.key, now, k.policy)
 		if err != nil {
+			a.abandon(ctx)
 			return nil, err
 		}
-		counts[i] = n
-		if n == 0 {
-			continue
+		if !r.Granted {
+			a.abandon(ctx)
+			wait := r.Last.Add(k.policy.Delay(r.Count)).Sub(now)
+			if wait <= 0 {
+				// The row moved on between the refusal and the read back
+				// (another reservation was refunded): ask for a short wait.
+				wait = time.Second
+			}
+			return nil, &ThrottledError{RetryAfter: wait}
 		}
-		if until := last.Add(s.delayAfter(n, k)); until.After(now) {
-			wait = max(wait, until.Sub(now))
-		}
+		a.res = append(a.res, r)
 	}
-	if wait > 0 {
-		return nil, &ThrottledError{RetryAfter: wait}
-	}
-	return counts, nil
+	return a, nil
 }
 
-// clearFailures resets the first key's counter after a success, if it has one.
-func (s *Service) clearFailures(ctx context.Context, counts []int, keys []throttleKey) {
-	if len(counts) == 0 || counts[0] == 0 {
+// keep keeps the reservations: each counts (as a failure; for sign-ups, as
+// a sign-up).
+func (a *attempt) keep() {
+	if a.settled {
 		return
 	}
-	if err := s.st.ClearFailures(ctx, keys[0].key); err != nil {
-		s.log.Error("clearing failures", "key", keys[0].key, "err", err)
+	a.settled = true
+	for i, r := range a.res {
+		if k := a.keys[i]; r.Count == k.policy.Limit {
+			a.s.log.Warn("temporary lockout", "key", k.key, "failures", r.Count, "duration", k.policy.LockFor)
+		}
 	}
 }
 
-// recordFailure counts one failure on every key. Errors are logged, not
-// returned: the caller's answer is already a refusal.
-func (s *Service) recordFailure(ctx context.Context, now time.Time, keys ...throttleKey) {
-	for _, k := range keys {
-		n, err := s.st.RecordFailure(ctx, k.key, now, s.cfg.Throttle.Window)
-		if err != nil {
-			s.log.Error("recording failed attempt", "key", k.key, "err", err)
-			continue
+// succeeded clears the keys that a success clears and refunds the others.
+// Errors are logged: the caller's answer is already decided.
+func (a *attempt) succeeded(ctx context.Context) {
+	if a.settled {
+		return
+	}
+	a.settled = true
+	ctx = context.WithoutCancel(ctx)
+	for i, r := range a.res {
+		k := a.keys[i]
+		var err error
+		if k.clear {
+			err = a.s.st.ClearFailures(ctx, k.key)
+		} else {
+			err = a.s.st.Refund(ctx, k.key, r)
 		}
-		if n == k.lockout {
-			s.log.Warn("temporary lockout", "key", k.key, "failures", n, "duration", s.cfg.Throttle.LockoutDuration)
+		if err != nil {
+			a.s.log.Error("settling throttle after success", "key", k.key, "err", err)
+		}
+	}
+}
+
+// abandon refunds every reservation: the attempt was not judged. It does
+// nothing after keep or succeeded, so callers may defer it.
+func (a *attempt) abandon(ctx context.Context) {
+	if a.settled {
+		return
+	}
+	a.settled = true
+	ctx = context.WithoutCancel(ctx)
+	for i, r := range a.res {
+		if err := a.s.st.Refund(ctx, a.keys[i].key, r); err != nil {
+			a.s.log.Error("refunding throttle reservation", "key", a.keys[i].key, "err", err)
 		}
 	}
 }

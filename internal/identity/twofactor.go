@@ -25,32 +25,30 @@ func (s *Service) openSeed(u *store.User) (string, error) {
 	return string(pt), nil
 }
 
+// codeKeys are the keys a code attempt reserves: the address first (see
+// reserve), then the user.
 func (s *Service) codeKeys(userID, ip string) []throttleKey {
-	keys := []throttleKey{s.codeKey(userID)}
+	var keys []throttleKey
 	if k, ok := s.ipKey(ip); ok {
 		keys = append(keys, k)
 	}
-	return keys
-}
-
-func (s *Service) checkCodeThrottle(ctx context.Context, userID, ip string) error {
-	_, err := s.checkThrottle(ctx, s.time(), s.codeKeys(userID, ip)...)
-	return err
+	return append(keys, s.codeKey(userID))
 }
 
 // VerifySecondFactor checks a TOTP code, or a recovery code, for a user with
 // two-factor enabled: the second step of signing in. A TOTP code is accepted
 // once: its time step is recorded (store.UseTOTPStep, unique per user and
 // step) and a second use is ErrCodeReused. A recovery code is consumed.
-// Failures are throttled per user and per IP like passwords. It reports
-// whether a recovery code was used.
+// Failures are throttled per user and per IP like passwords: the attempt is
+// reserved before the code is looked at. It reports whether a recovery code
+// was used.
 func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip string) (usedRecovery bool, err error) {
 	now := s.time()
-	keys := s.codeKeys(userID, ip)
-	counts, err := s.checkThrottle(ctx, now, keys...)
+	a, err := s.reserve(ctx, now, s.codeKeys(userID, ip)...)
 	if err != nil {
 		return false, err
 	}
+	defer a.abandon(ctx)
 	u, err := s.st.UserByID(ctx, userID)
 	if err != nil {
 		return false, err
@@ -65,12 +63,12 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 		}
 		step, ok := MatchTOTP(seed, code, now)
 		if !ok {
-			s.recordFailure(ctx, now, keys...)
+			a.keep()
 			return false, ErrInvalidCode
 		}
 		if err := s.st.UseTOTPStep(ctx, u.ID, step, now); err != nil {
 			if errors.Is(err, store.ErrAlreadyUsed) {
-				s.recordFailure(ctx, now, keys...)
+				a.keep()
 				return false, ErrCodeReused
 			}
 			return false, err
@@ -78,12 +76,12 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 	} else {
 		rc := normalizeRecoveryCode(code)
 		if rc == "" {
-			s.recordFailure(ctx, now, keys...)
+			a.keep()
 			return false, ErrInvalidCode
 		}
 		if err := s.st.UseRecoveryCode(ctx, u.ID, s.recoveryHash(rc), now); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				s.recordFailure(ctx, now, keys...)
+				a.keep()
 				return false, ErrInvalidCode
 			}
 			return false, err
@@ -91,7 +89,7 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 		usedRecovery = true
 		s.log.Info("recovery code used", "user_id", u.ID)
 	}
-	s.clearFailures(ctx, counts, keys)
+	a.succeeded(ctx)
 	return usedRecovery, nil
 }
 
@@ -152,11 +150,11 @@ func (s *Service) PendingTOTP(ctx context.Context, userID string) (TOTPKey, erro
 // effect. It returns the recovery codes, to be shown once.
 func (s *Service) ConfirmTOTP(ctx context.Context, userID, code, ip string) ([]string, error) {
 	now := s.time()
-	keys := s.codeKeys(userID, ip)
-	counts, err := s.checkThrottle(ctx, now, keys...)
+	a, err := s.reserve(ctx, now, s.codeKeys(userID, ip)...)
 	if err != nil {
 		return nil, err
 	}
+	defer a.abandon(ctx) // not judged: already enabled, nothing pending, a replayed code
 	u, err := s.st.UserByID(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -170,7 +168,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code, ip string) ([]s
 	}
 	step, ok := MatchTOTP(seed, code, now)
 	if !ok {
-		s.recordFailure(ctx, now, keys...)
+		a.keep()
 		return nil, ErrInvalidCode
 	}
 	if err := s.st.UseTOTPStep(ctx, u.ID, step, now); err != nil {
@@ -186,7 +184,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code, ip string) ([]s
 	if err := s.st.SetTOTP(ctx, u.ID, u.TOTPSecret, true, now); err != nil {
 		return nil, err
 	}
-	s.clearFailures(ctx, counts, keys)
+	a.succeeded(ctx)
 	s.log.Info("two-factor enabled", "user_id", u.ID)
 	return codes, nil
 }

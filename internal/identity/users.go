@@ -68,8 +68,18 @@ func (s *Service) CheckNewPassword(password, email, name string) error {
 }
 
 // CreateUser validates and stores a new account (CLI and sign-up). Errors:
-// ErrInvalidEmail, ErrInvalidName, *PolicyError, ErrEmailTaken.
+// ErrInvalidEmail, ErrInvalidName, *PolicyError, ErrEmailTaken, *BusyError.
 func (s *Service) CreateUser(ctx context.Context, in NewUser) (*store.User, error) {
+	u, err := s.checkNewUser(in)
+	if err != nil {
+		return nil, err
+	}
+	return s.insertUser(ctx, u, in.Password)
+}
+
+// checkNewUser applies every input rule (cheap: no hashing) and returns the
+// account to create, without its password hash.
+func (s *Service) checkNewUser(in NewUser) (*store.User, error) {
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return nil, err
@@ -81,7 +91,13 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*store.User, erro
 	if err := s.CheckNewPassword(in.Password, email, name); err != nil {
 		return nil, err
 	}
-	hash, err := HashPassword(NormalizePassword(in.Password), s.cfg.Argon2, s.random)
+	return &store.User{Email: email, Name: name, Admin: in.Admin}, nil
+}
+
+// insertUser hashes the password and stores the account checked by
+// checkNewUser.
+func (s *Service) insertUser(ctx context.Context, u *store.User, password string) (*store.User, error) {
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return nil, err
 	}
@@ -90,16 +106,8 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*store.User, erro
 		return nil, fmt.Errorf("identity: user id: %w", err)
 	}
 	now := s.time()
-	u := &store.User{
-		ID:                   id.String(),
-		Email:                email,
-		Name:                 name,
-		PasswordHash:         hash,
-		Admin:                in.Admin,
-		CredentialsChangedAt: now,
-		CreatedAt:            now,
-		UpdatedAt:            now,
-	}
+	u.ID, u.PasswordHash = id.String(), hash
+	u.CredentialsChangedAt, u.CreatedAt, u.UpdatedAt = now, now, now
 	if err := s.st.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, ErrEmailTaken
@@ -113,56 +121,80 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*store.User, erro
 // SignUp creates an account from the public sign-up form. It is throttled
 // per client IP (ThrottledError): SignupsPerIP accounts per SignupWindow,
 // counting attempts that reached the database (input errors do not count).
-// An existing email returns ErrEmailTaken after the same work (the password
-// is hashed first), so the caller can answer it exactly like a success.
+// The sign-up is reserved before the password is hashed, so parallel
+// requests from one address cannot all pass the count. An existing email
+// returns ErrEmailTaken after the same work (the password is hashed first),
+// so the caller can answer it exactly like a success; it counts too.
 func (s *Service) SignUp(ctx context.Context, in NewUser, ip string) (*store.User, error) {
 	in.Admin = false
-	now := s.time()
-	k, limited := s.ipKey(ip)
-	if limited {
-		k.key = "signup:" + k.key
-		n, _, err := s.st.Failures(ctx, k.key, now, s.cfg.Throttle.SignupWindow)
-		if err != nil {
-			return nil, err
-		}
-		if n >= s.cfg.Throttle.SignupsPerIP {
-			return nil, &ThrottledError{RetryAfter: s.cfg.Throttle.SignupWindow}
-		}
+	u, err := s.checkNewUser(in)
+	if err != nil {
+		return nil, err
 	}
-	u, err := s.CreateUser(ctx, in)
-	if limited && (err == nil || errors.Is(err, ErrEmailTaken)) {
-		if _, rerr := s.st.RecordFailure(ctx, k.key, now, s.cfg.Throttle.SignupWindow); rerr != nil {
-			s.log.Error("counting sign-up", "err", rerr)
-		}
+	k, limited := s.signupKey(ip)
+	if !limited {
+		return s.insertUser(ctx, u, in.Password)
+	}
+	a, err := s.reserve(ctx, s.time(), k)
+	if err != nil {
+		return nil, err
+	}
+	defer a.abandon(ctx) // nothing was created: a store error, or busy
+	u, err = s.insertUser(ctx, u, in.Password)
+	if err == nil || errors.Is(err, ErrEmailTaken) {
+		a.keep()
 	}
 	return u, err
 }
 
+// hash computes a new argon2id hash of the password inside the hash limiter.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	var (
+		h    string
+		herr error
+	)
+	if err := s.hashes.Do(ctx, func() {
+		h, herr = HashPassword(NormalizePassword(password), s.cfg.Argon2, s.random)
+	}); err != nil {
+		return "", err
+	}
+	return h, herr
+}
+
 // verify checks a password against a stored hash (or the dummy hash when
-// stored is ""), always spending one argon2id computation.
-func (s *Service) verify(password, stored string) bool {
-	if len(password) > 2*maxPasswordBytes {
-		// Never a valid password; still spend the same time.
-		_, _ = VerifyPassword("", s.dummyHash)
-		return false
-	}
-	if stored == "" {
-		_, _ = VerifyPassword(NormalizePassword(password), s.dummyHash)
-		return false
-	}
-	ok, err := VerifyPassword(NormalizePassword(password), stored)
-	if err != nil {
-		s.log.Error("stored password hash unreadable", "err", err)
-		return false
-	}
-	return ok
+// stored is ""), always spending one argon2id computation, inside the hash
+// limiter. The error is a *BusyError (or the context's): nothing was checked.
+func (s *Service) verify(ctx context.Context, password, stored string) (bool, error) {
+	var ok bool
+	err := s.hashes.Do(ctx, func() {
+		switch {
+		case len(password) > 2*maxPasswordBytes:
+			// Never a valid password; still spend the same time.
+			_, _ = VerifyPassword("", s.dummyHash)
+		case stored == "":
+			_, _ = VerifyPassword(NormalizePassword(password), s.dummyHash)
+		default:
+			var err error
+			if ok, err = VerifyPassword(NormalizePassword(password), stored); err != nil {
+				s.log.Error("stored password hash unreadable", "err", err)
+				ok = false
+			}
+		}
+	})
+	return ok, err
 }
 
 // CheckPassword is the password step of signing in. It returns the user when
 // the email and password are right and the account is enabled; otherwise
 // ErrInvalidCredentials (the same for all three causes, after the same
-// argon2id work) or a *ThrottledError. It does not look at two-factor: the
-// caller checks User.TOTPEnabled and asks for the code.
+// argon2id work), a *ThrottledError (refused before any work: the address or
+// the account has too many recent failures) or a *BusyError (no hashing
+// capacity now; not counted). It does not look at two-factor: the caller
+// checks User.TOTPEnabled and asks for the code.
+//
+// The attempt is reserved on the address and account keys before the hash is
+// computed; a wrong password keeps both reservations as failures, a right
+// one clears the account key and refunds the address key.
 //
 // A correct password stored with old argon2 parameters is re-hashed.
 func (s *Service) CheckPassword(ctx context.Context, email, password, ip string) (*store.User, error) {
@@ -174,15 +206,16 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 			addr = addr[:254]
 		}
 	}
-	keys := []throttleKey{s.accountKey(addr)}
+	var keys []throttleKey
 	if k, ok := s.ipKey(ip); ok {
 		keys = append(keys, k)
 	}
-	counts, terr := s.checkThrottle(ctx, now, keys...)
+	keys = append(keys, s.accountKey(addr))
+	a, terr := s.reserve(ctx, now, keys...)
 	if terr != nil {
-		s.verify(password, "") // same work as any other answer
 		return nil, terr
 	}
+	defer a.abandon(ctx)
 	var u *store.User
 	if err == nil {
 		u, err = s.st.UserByEmail(ctx, addr)
@@ -194,13 +227,17 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 	if u != nil {
 		stored = u.PasswordHash
 	}
-	if !s.verify(password, stored) || u == nil || u.Disabled {
-		s.recordFailure(ctx, now, keys...)
+	ok, err := s.verify(ctx, password, stored)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || u == nil || u.Disabled {
+		a.keep()
 		return nil, ErrInvalidCredentials
 	}
-	s.clearFailures(ctx, counts, keys)
+	a.succeeded(ctx)
 	if NeedsRehash(u.PasswordHash, s.cfg.Argon2) {
-		if h, err := HashPassword(NormalizePassword(password), s.cfg.Argon2, s.random); err == nil {
+		if h, err := s.hash(ctx, password); err == nil {
 			if err := s.st.UpdatePassword(ctx, u.ID, h, false, now); err != nil {
 				s.log.Error("re-hashing password", "user_id", u.ID, "err", err)
 			} else {
@@ -248,10 +285,11 @@ func (s *Service) AuthenticateBasic(ctx context.Context, email, password, otp, i
 	}
 	if !looksLikeTOTP(otp) {
 		// Recovery codes are for the web sign-in only.
-		if err := s.checkCodeThrottle(ctx, u.ID, ip); err != nil {
+		a, err := s.reserve(ctx, s.time(), s.codeKeys(u.ID, ip)...)
+		if err != nil {
 			return nil, err
 		}
-		s.recordFailure(ctx, s.time(), s.codeKeys(u.ID, ip)...)
+		a.keep()
 		return nil, ErrInvalidCode
 	}
 	if _, err := s.VerifySecondFactor(ctx, u.ID, otp, ip); err != nil {
@@ -272,7 +310,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip 
 	if err := s.CheckNewPassword(next, u.Email, u.Name); err != nil {
 		return err
 	}
-	hash, err := HashPassword(NormalizePassword(next), s.cfg.Argon2, s.random)
+	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return err
 	}

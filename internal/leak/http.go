@@ -1,6 +1,7 @@
 package leak
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,15 +18,32 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
-// LimitConfig is the per-address rate limit of the endpoint.
+// LimitConfig bounds the endpoint's work. Per address, requests are limited
+// (a flood from one host); across all addresses, so is the work itself: each
+// well-formed credential in a request costs one database write, and the
+// global budget refills at GlobalPerSecond of them with room for GlobalBurst
+// at once. A flood from many addresses therefore costs the database at most
+// GlobalPerSecond writes a second, however many addresses it comes from, and
+// token issuance keeps the rest. One request's work is capped by
+// MaxCredentials and by RequestTimeout.
 type LimitConfig struct {
-	// Every is the sustained rate: one request per Every (default 1s).
+	// Every is the sustained rate per address: one request per Every
+	// (default 1s).
 	Every time.Duration
-	// Burst is how many requests may come at once (default 20).
+	// Burst is how many requests one address may send at once (default 20).
 	Burst int
 	// MaxAddrs bounds the addresses remembered (default 10000); when full,
 	// idle buckets are dropped, and then an arbitrary one.
 	MaxAddrs int
+	// GlobalPerSecond is how many credentials all addresses together may
+	// have checked per second (default 200).
+	GlobalPerSecond int
+	// GlobalBurst is how many may be checked at once (default 400; never
+	// below MaxCredentials, so every valid request can be served).
+	GlobalBurst int
+	// RequestTimeout bounds the database time of one request (default 10s);
+	// past it the answer is 503 and the same request may be sent again.
+	RequestTimeout time.Duration
 }
 
 func (c LimitConfig) withDefaults() LimitConfig {
@@ -38,6 +56,16 @@ func (c LimitConfig) withDefaults() LimitConfig {
 	if c.MaxAddrs <= 0 {
 		c.MaxAddrs = 10000
 	}
+	if c.GlobalPerSecond <= 0 {
+		c.GlobalPerSecond = 200
+	}
+	if c.GlobalBurst <= 0 {
+		c.GlobalBurst = 400
+	}
+	c.GlobalBurst = max(c.GlobalBurst, MaxCredentials)
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
 	return c
 }
 
@@ -47,9 +75,11 @@ const maxBody = 16 << 10
 
 // Handler serves POST /v0/credentials/revoke. It needs no authentication.
 type Handler struct {
-	svc *Service
-	lim *limiter
-	log *slog.Logger
+	svc    *Service
+	lim    *limiter
+	global *rate.Limiter // credential checks across all addresses
+	cfg    LimitConfig
+	log    *slog.Logger
 }
 
 // NewHandler returns the HTTP area. now is the clock of the rate limiter.
@@ -57,7 +87,11 @@ func NewHandler(svc *Service, cfg LimitConfig, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{svc: svc, lim: newLimiter(cfg.withDefaults(), svc.now), log: log}
+	cfg = cfg.withDefaults()
+	return &Handler{
+		svc: svc, lim: newLimiter(cfg, svc.now), cfg: cfg, log: log,
+		global: rate.NewLimiter(rate.Limit(cfg.GlobalPerSecond), cfg.GlobalBurst),
+	}
 }
 
 // Routes implements server.Area.
@@ -111,7 +145,21 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "Send at most "+strconv.Itoa(MaxCredentials)+" credentials per request.")
 		return
 	}
-	res, err := h.svc.Revoke(r.Context(), req.Credentials)
+	// The global budget is charged what the request will cost the
+	// database before any of it is done; malformed strings cost nothing.
+	if work := h.svc.Work(req.Credentials); work > 0 {
+		now := h.svc.now()
+		res := h.global.ReserveN(now, work)
+		if d := res.DelayFrom(now); !res.OK() || d > 0 {
+			res.CancelAt(now)
+			w.Header().Set("Retry-After", strconv.Itoa(int(max((d+time.Second-1)/time.Second, 1))))
+			httpx.WriteError(w, http.StatusTooManyRequests, "rate_limited", "The server is handling many reports right now; retry later.")
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+	defer cancel()
+	res, err := h.svc.Revoke(ctx, req.Credentials)
 	h.log.InfoContext(r.Context(), "leaked credentials reported", "received", res.Received, "checked", res.Checked, "malformed", res.Malformed, "remote", clientKey(r))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "leak: revoking", "err", err)

@@ -19,8 +19,10 @@
 // the secret is deleted, the app's other secrets keep working).
 //
 // Requests are rate-limited per client address (an in-process token bucket
-// per IPv4 address or IPv6 /64; with several replicas each has its own
-// buckets until a shared limiter exists).
+// per IPv4 address or IPv6 /64), and the work of all addresses together is
+// bounded by a global budget of credential checks per second (LimitConfig);
+// with several replicas each has its own buckets until a shared limiter
+// exists.
 package leak
 
 import (
@@ -75,6 +77,22 @@ type Result struct {
 	Checked   int // well-formed credentials of a revocable kind (deduplicated)
 	Revoked   int // found (and now revoked, if they were not already)
 	Malformed int
+}
+
+// Work is how many database operations Revoke(creds) will do: one per
+// distinct well-formed credential (malformed strings are skipped without a
+// lookup). The handler charges it to the global budget beforehand.
+func (s *Service) Work(creds []string) int {
+	seen := make(map[string]bool, len(creds))
+	for _, c := range creds {
+		if len(c) > maxCredentialLen || seen[c] {
+			continue
+		}
+		if _, err := credential.Parse(c); err == nil {
+			seen[c] = true
+		}
+	}
+	return len(seen)
 }
 
 // Revoke revokes every live credential among creds. It tries all of them;

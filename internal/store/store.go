@@ -142,16 +142,79 @@ type Sessions interface {
 
 // ---------------------------------------------------------------- throttle
 
-// Throttle counts failed attempts per key (e.g. "acct:<email>", "ip:<addr>")
-// in the database, so lockouts hold across replicas.
+// Throttle counts attempts per key (e.g. "acct:<email>", "ip:<addr>",
+// "signup:ip:<addr>") in the database, so limits hold across replicas.
+//
+// An attempt is reserved before the expensive work it guards (a password
+// hash, a TOTP check, an account insert): Reserve counts it and checks the
+// caller's policy in one atomic statement, so N concurrent attempts on any
+// number of replicas can never get past a limit of fewer than N. The caller
+// then keeps the reservation (a failure stays counted), refunds it (the
+// attempt did not count after all), or clears the key (a success that resets
+// the streak).
 type Throttle interface {
-	// RecordFailure adds one failure at `at`. Failures older than `window`
-	// restart the count. It returns the count including this one.
-	RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (int, error)
-	// Failures returns the current count and the time of the last failure
-	// (zero count when none within window).
+	// Reserve counts one attempt on key at `at` if the policy allows an
+	// attempt then, and reports the outcome. A refused attempt changes
+	// nothing (attempts while throttled are not counted, so they cannot
+	// extend a lock). Reservations with no quiet gap of p.Window between them
+	// form one streak; the first one after such a gap starts a new count.
+	Reserve(ctx context.Context, key string, at time.Time, p ThrottlePolicy) (Reservation, error)
+	// Refund takes back a granted reservation: the count goes down by one,
+	// and when nothing was reserved on the key since, the time of the last
+	// attempt goes back to what it was before. Refunding on a cleared key
+	// does nothing.
+	Refund(ctx context.Context, key string, r Reservation) error
+	// Failures returns the current count and the time of the last counted
+	// attempt (zero count when none within window).
 	Failures(ctx context.Context, key string, now time.Time, window time.Duration) (count int, last time.Time, err error)
+	// ClearFailures forgets the key (a success ends the streak).
 	ClearFailures(ctx context.Context, key string) error
+}
+
+// ThrottlePolicy is when a key allows its next attempt, given the count n of
+// attempts in its streak and the time of the last one: at once while
+// n < Free; BaseDelay·2^(n−Free) after the last one (at most MaxDelay) while
+// Free ≤ n < Limit; LockFor after the last one once n ≥ Limit. So Limit is a
+// hard cap: at most Limit attempts are granted before a pause of LockFor.
+// The numbers are the caller's; the store applies them inside the statement
+// that counts the attempt, which is what makes the cap exact under
+// concurrency.
+type ThrottlePolicy struct {
+	Window    time.Duration
+	Free      int
+	Limit     int
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	LockFor   time.Duration
+}
+
+// Delay is how long after the last of n attempts the next one is allowed,
+// in whole milliseconds as the store computes it.
+func (p ThrottlePolicy) Delay(n int) time.Duration {
+	switch {
+	case n >= p.Limit:
+		return p.LockFor.Truncate(time.Millisecond)
+	case n < p.Free:
+		return 0
+	}
+	maxD := p.MaxDelay.Truncate(time.Millisecond)
+	d := p.BaseDelay.Truncate(time.Millisecond)
+	for i := p.Free; i < n && d < maxD; i++ {
+		d *= 2
+	}
+	return min(d, maxD)
+}
+
+// Reservation is the outcome of Throttle.Reserve.
+type Reservation struct {
+	// Granted: the attempt may go ahead; it is counted.
+	Granted bool
+	// Count is the streak's count: including this attempt when granted, the
+	// current count when refused.
+	Count int
+	// Last is the time of the last counted attempt: this one when granted
+	// (zero when refused with nothing counted).
+	Last time.Time
 }
 
 // ---------------------------------------------------------------- clients

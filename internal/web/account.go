@@ -49,6 +49,28 @@ func (h *Handler) throttled(w http.ResponseWriter, te *identity.ThrottledError) 
 	return "Too many attempts. Wait " + humanDuration(te.RetryAfter) + " before trying again."
 }
 
+// busyMessage is what a page says when the password could not be checked
+// because the server is computing as many password hashes as it allows.
+const busyMessage = "The server is busy checking other passwords. Nothing was changed; try again in a few seconds."
+
+// notNow maps the account service's two "not now" answers: too many
+// attempts (429) and no password-hashing capacity (503), both with
+// Retry-After. ok is false for every other error.
+func (h *Handler) notNow(w http.ResponseWriter, err error) (status int, msg string, ok bool) {
+	var (
+		te *identity.ThrottledError
+		be *identity.BusyError
+	)
+	switch {
+	case errors.As(err, &te):
+		return http.StatusTooManyRequests, h.throttled(w, te), true
+	case errors.As(err, &be):
+		w.Header().Set("Retry-After", be.RetryAfterSeconds())
+		return http.StatusServiceUnavailable, busyMessage, true
+	}
+	return 0, "", false
+}
+
 func humanDuration(d time.Duration) string {
 	switch s := int((d + time.Second - 1) / time.Second); {
 	case s <= 1:
@@ -100,12 +122,15 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
 	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
 	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
-	var te *identity.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		page.Error = signInFailed + " " + h.throttled(w, te)
-		h.Render(w, r, http.StatusTooManyRequests, "login.html", page)
+	if status, msg, ok := h.notNow(w, err); ok {
+		page.Error = msg
+		if status == http.StatusTooManyRequests {
+			page.Error = signInFailed + " " + msg
+		}
+		h.Render(w, r, status, "login.html", page)
 		return
+	}
+	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		page.Error = signInFailed
 		h.Render(w, r, http.StatusUnauthorized, "login.html", page)
@@ -223,19 +248,17 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
-	var (
-		te *identity.ThrottledError
-		pe *identity.PolicyError
-	)
+	var pe *identity.PolicyError
+	if status, msg, ok := h.notNow(w, err); ok {
+		page.Error = msg
+		h.Render(w, r, status, "signup.html", page)
+		return
+	}
 	switch {
 	case err == nil, errors.Is(err, identity.ErrEmailTaken):
 		// The same answer whether or not the email already had an account,
 		// so sign-up does not reveal who is registered.
 		http.Redirect(w, r, withReturnTo("/login", rt)+sep(rt)+"msg=signed_up", http.StatusSeeOther)
-		return
-	case errors.As(err, &te):
-		page.Error = h.throttled(w, te)
-		h.Render(w, r, http.StatusTooManyRequests, "signup.html", page)
 		return
 	case errors.As(err, &pe):
 		d.FieldErrors["password"] = pe.Message
@@ -344,16 +367,16 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 // accountFailure renders the account page for a failed form, mapping the
 // service's errors to messages.
 func (h *Handler) accountFailure(w http.ResponseWriter, r *http.Request, u *store.User, sess *store.Session, err error, field string) {
-	var (
-		te *identity.ThrottledError
-		pe *identity.PolicyError
-	)
+	var pe *identity.PolicyError
 	fe := map[string]string{}
 	status := http.StatusBadRequest
+	if st, msg, ok := h.notNow(w, err); ok {
+		status = st
+		fe[field] = msg
+		err = nil
+	}
 	switch {
-	case errors.As(err, &te):
-		status = http.StatusTooManyRequests
-		fe[field] = h.throttled(w, te)
+	case err == nil:
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		fe[field] = "Your current password is not right."
 	case errors.As(err, &pe):

@@ -159,12 +159,12 @@ func (tp *TokenPages) create(w http.ResponseWriter, r *http.Request) {
 	// The same proof as the API: password, plus a TOTP code when two-factor
 	// is on (recovery codes are for signing in only).
 	_, err := tp.h.id.AuthenticateBasic(r.Context(), u.Email, r.PostFormValue("password"), r.PostFormValue("otp"), tp.h.clientIP(r))
-	var te *identity.ThrottledError
+	if status, msg, ok := tp.h.notNow(w, err); ok {
+		fail(status, msg)
+		return
+	}
 	switch {
 	case err == nil:
-	case errors.As(err, &te):
-		fail(http.StatusTooManyRequests, tp.h.throttled(w, te))
-		return
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		d.FieldErrors["password"] = "That password is not right."
 		fail(http.StatusUnauthorized, "Please correct the highlighted fields.")

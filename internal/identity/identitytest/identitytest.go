@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
+	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
@@ -81,6 +83,40 @@ func New(t testing.TB, opts ...Option) *Env {
 	return NewWithStore(t, st, opts...)
 }
 
+// PostgresEnv names the variable that adds PostgreSQL runs to ForEachBackend.
+const PostgresEnv = "GATEHOUSE_TEST_POSTGRES_URL"
+
+// ForEachBackend runs fn as a subtest on SQLite and, when PostgresEnv is
+// set, on PostgreSQL in a schema of its own. fn builds its services with
+// newEnv, which opens a fresh store on that backend each time.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, newEnv func(t testing.TB, opts ...Option) *Env)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, New) })
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		fn(t, func(t testing.TB, opts ...Option) *Env {
+			t.Helper()
+			ctx := context.Background()
+			dsn, drop, err := postgres.NewSchema(ctx, base, "identitytest")
+			if err != nil {
+				t.Fatalf("postgres: %v", err)
+			}
+			t.Cleanup(func() { drop() })
+			st, err := backend.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			if err := st.MigrateUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return NewWithStore(t, st, opts...)
+		})
+	})
+}
+
 // NewWithStore builds a service over an existing store (for a second service
 // with other settings on the same database).
 func NewWithStore(t testing.TB, st *sqlstore.Store, opts ...Option) *Env {
@@ -95,6 +131,10 @@ func NewWithStore(t testing.TB, st *sqlstore.Store, opts ...Option) *Env {
 	}
 	cfg := identity.DefaultConfig()
 	cfg.Argon2 = FastArgon2
+	// Room for every goroutine of a race test to wait its turn for the
+	// password hasher, however slow the machine: only tests of the limiter
+	// itself want busy answers, and they set their own limits.
+	cfg.HashLimits = identity.HashLimits{Queue: 1024, MaxWait: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}

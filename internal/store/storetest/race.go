@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,21 +70,94 @@ func testRaceRecoveryCode(t *testing.T, f *fixture) {
 	}
 }
 
-func testRaceRecordFailure(t *testing.T, f *fixture) {
-	counts := make([]int, raceN)
-	errs := race(raceN, func(i int) error {
-		n, err := f.s.RecordFailure(f.ctx, "ip:198.51.100.7", f.now, time.Hour)
-		counts[i] = n
+// throttleRaceN goroutines race for one throttle key.
+const throttleRaceN = 64
+
+func testRaceReserveCount(t *testing.T, f *fixture) {
+	const limit = 10
+	p := countOnly(limit, time.Hour)
+	res := make([]store.Reservation, throttleRaceN)
+	errs := race(throttleRaceN, func(i int) error {
+		var err error
+		res[i], err = f.s.Reserve(f.ctx, "ip:198.51.100.7", f.now, p)
 		return err
 	})
 	tally(t, errs, nil)
-	// Every failure counted once: the returned counts are 1..raceN.
-	seen := make([]bool, raceN+1)
-	for _, n := range counts {
-		if n < 1 || n > raceN || seen[n] {
-			t.Fatalf("RecordFailure counts %v: want each of 1..%d once", counts, raceN)
+	// Exactly limit granted, with the counts 1..limit once each.
+	seen := make([]bool, limit+1)
+	granted := 0
+	for _, r := range res {
+		if !r.Granted {
+			continue
 		}
-		seen[n] = true
+		granted++
+		if r.Count < 1 || r.Count > limit || seen[r.Count] {
+			t.Fatalf("granted counts %+v: want each of 1..%d once", res, limit)
+		}
+		seen[r.Count] = true
+	}
+	if granted != limit {
+		t.Fatalf("%d of %d reservations granted; want exactly %d", granted, throttleRaceN, limit)
+	}
+	n, _, err := f.s.Failures(f.ctx, "ip:198.51.100.7", f.now, time.Hour)
+	must(t, err)
+	if n != limit {
+		t.Fatalf("count after the race = %d, want %d (refusals are not counted)", n, limit)
+	}
+}
+
+// testRaceReserveDelay: with one free attempt and a delay after it, only one
+// of the concurrent attempts at the same instant is granted.
+func testRaceReserveDelay(t *testing.T, f *fixture) {
+	p := store.ThrottlePolicy{Window: time.Hour, Free: 1, Limit: 10, BaseDelay: time.Second, MaxDelay: time.Minute, LockFor: time.Hour}
+	granted := make([]bool, throttleRaceN)
+	errs := race(throttleRaceN, func(i int) error {
+		r, err := f.s.Reserve(f.ctx, "acct:race@example.com", f.now, p)
+		granted[i] = r.Granted
+		return err
+	})
+	tally(t, errs, nil)
+	n := 0
+	for _, g := range granted {
+		if g {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d concurrent attempts granted; want 1", n)
+	}
+}
+
+// testRaceReserveRefund: reservations and refunds interleave (every granted
+// reservation is refunded at once, as successes are): the count never passes
+// the limit at any moment, nothing is lost, and the key ends at zero.
+func testRaceReserveRefund(t *testing.T, f *fixture) {
+	const limit = 5
+	p := countOnly(limit, time.Hour)
+	var inFlight, peak atomic.Int64
+	errs := race(throttleRaceN, func(i int) error {
+		r, err := f.s.Reserve(f.ctx, "signup:ip:198.51.100.8", f.now, p)
+		if err != nil || !r.Granted {
+			return err
+		}
+		cur := inFlight.Add(1)
+		for {
+			old := peak.Load()
+			if cur <= old || peak.CompareAndSwap(old, cur) {
+				break
+			}
+		}
+		inFlight.Add(-1)
+		return f.s.Refund(f.ctx, "signup:ip:198.51.100.8", r)
+	})
+	tally(t, errs, nil)
+	if pk := peak.Load(); pk > limit || pk < 1 {
+		t.Fatalf("peak granted-and-not-refunded reservations = %d; want 1..%d", pk, limit)
+	}
+	n, _, err := f.s.Failures(f.ctx, "signup:ip:198.51.100.8", f.now, time.Hour)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("count after every reservation was refunded = %d, want 0", n)
 	}
 }
 

@@ -70,6 +70,8 @@ func cases() []testCase {
 
 		{"throttle/record", testThrottleRecord},
 		{"throttle/window", testThrottleWindow},
+		{"throttle/policy", testThrottlePolicy},
+		{"throttle/refund", testThrottleRefund},
 
 		{"clients/create_get", testClientCreateGet},
 		{"clients/conflict", testClientConflict},
@@ -112,7 +114,9 @@ func cases() []testCase {
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
 		{"race/totp_step", testRaceTOTPStep},
 		{"race/recovery_code", testRaceRecoveryCode},
-		{"race/record_failure", testRaceRecordFailure},
+		{"race/reserve_count", testRaceReserveCount},
+		{"race/reserve_delay", testRaceReserveDelay},
+		{"race/reserve_refund", testRaceReserveRefund},
 		{"race/create_tokens", testRaceCreateTokens},
 	}
 }
