@@ -167,7 +167,9 @@ type Actor struct {
 func (s *Service) Authorize(ctx context.Context, actor Actor, clientID string) (*store.Client, error) {
 	c, err := s.st.ClientByID(ctx, clientID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		// An id that is not text (PostgreSQL refuses to compare it) names
+		// no app either.
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText) {
 			return nil, ErrNotFound
 		}
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -75,6 +76,10 @@ func NewHandler(svc *Service, auth *authn.Authenticator, log *slog.Logger) *Hand
 }
 
 const maxCreateBody = 16 << 10
+
+// maxPathID bounds the ids in a path (client ids and key ids are UUIDs or
+// short names).
+const maxPathID = 256
 
 // Routes implements server.Area.
 func (h *Handler) Routes(mux *http.ServeMux) {
@@ -144,6 +149,14 @@ type CreateBody struct {
 // it. An app-level credential (an API key, a client_credentials token) lists
 // and revokes only its own app's keys.
 func (h *Handler) actor(w http.ResponseWriter, r *http.Request, create bool) (Actor, bool) {
+	// Every route names an app (and maybe a key) in its path: ids that are
+	// not text are refused before they are looked up.
+	for _, name := range []string{"client_id", "id"} {
+		if err := safetext.Field(name, r.PathValue(name), maxPathID); err != nil {
+			httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "The "+err.Error()+".")
+			return Actor{}, false
+		}
+	}
 	p, _ := authn.FromContext(r.Context())
 	if p == nil || p.UserID == "" {
 		httpx.WriteError(w, http.StatusForbidden, "access_denied", "Only a user (the app's owner or an administrator) manages API keys.")
@@ -243,6 +256,8 @@ func (h *Handler) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.WriteError(w, http.StatusBadRequest, code, ie.Message)
 	case errors.Is(err, ErrNotFound):
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such app or API key (or it is not yours).")
+	case errors.Is(err, store.ErrInvalidText):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "A value in the request is not valid text.")
 	case errors.Is(err, ErrTooMany):
 		httpx.WriteError(w, http.StatusConflict, "too_many_keys", fmt.Sprintf("This app has %d API keys; revoke some first.", h.svc.cfg.MaxPerClient))
 	default:

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -289,7 +290,7 @@ func isForm(r *http.Request) bool {
 }
 
 func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token string, basicHere bool) (*Principal, bool) {
-	if token == "" || len(token) > 4096 {
+	if token == "" || safetext.Check(token, 4096) != nil {
 		a.invalidToken(w, "The access token is missing or malformed.")
 		return nil, false
 	}
@@ -311,7 +312,7 @@ func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token str
 		switch {
 		case errors.As(err, &te):
 			a.invalidToken(w, te.Description)
-		case err == nil || errors.Is(err, ErrInvalidToken) || errors.Is(err, store.ErrNotFound):
+		case err == nil || errors.Is(err, ErrInvalidToken) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText):
 			a.invalidToken(w, "The access token is invalid, expired or revoked.")
 		default:
 			a.log.Error("validating bearer token", "err", err)
@@ -321,6 +322,11 @@ func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token str
 	}
 	return p, true
 }
+
+// maxBasicField bounds the email and the password of Basic credentials, as
+// the identity service's own bound on what it even hashes; it applies the
+// real limits (254-byte emails, 256-character passwords).
+const maxBasicField = 2048
 
 func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere bool, o routeOpts) (*Principal, bool) {
 	if !basicHere {
@@ -340,6 +346,13 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 	email, password, ok := r.BasicAuth()
 	if !ok {
 		a.badBasic(w, "The Basic credentials are malformed; send base64(email:password).")
+		return nil, false
+	}
+	// No account has an email that is not text, and no password is one
+	// either: answered exactly like a wrong password, without a lookup
+	// (PostgreSQL would refuse the text) or a password hash.
+	if safetext.Check(email, maxBasicField) != nil || safetext.Check(password, maxBasicField) != nil {
+		a.badBasic(w, "The email or password is not right.")
 		return nil, false
 	}
 	u, err := a.passwords.AuthenticateBasic(r.Context(), email, password, r.Header.Get("OTP-Token"), a.cfg.ClientIP(r))
@@ -365,7 +378,7 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 		a.otpRequired(w, "This account has two-factor authentication: repeat the request with the current code from your authenticator in the OTP-Token header.")
 	case errors.Is(err, identity.ErrInvalidCode), errors.Is(err, identity.ErrCodeReused):
 		a.otpRequired(w, "The OTP-Token is wrong or was already used: repeat the request with the current code from your authenticator.")
-	case errors.Is(err, identity.ErrInvalidCredentials):
+	case errors.Is(err, identity.ErrInvalidCredentials), errors.Is(err, store.ErrInvalidText):
 		a.badBasic(w, "The email or password is not right.")
 	default:
 		a.log.Error("password authentication", "err", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/credential"
 )
 
 // Version is the release version, overridden at build time with
@@ -142,15 +143,18 @@ func (env *Env) Config() (config.Config, error) {
 	return config.Load(env.cfgFlags, env.Getenv)
 }
 
-// Logger builds the process logger from the configuration (to stderr).
+// Logger builds the process logger from the configuration (to stderr). Every
+// line passes through credential.RedactHandler: a token that reaches a log
+// line by any route (a URL path, an error message) is cut to its prefix.
 func (env *Env) Logger(cfg config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(env.Stderr, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(env.Stderr, opts))
+		h = slog.NewTextHandler(env.Stderr, opts)
 	}
-	return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+	return slog.New(credential.NewRedactHandler(h))
 }
 
 // OpenApp loads the configuration and opens the application for an admin

@@ -230,7 +230,9 @@ func runClientShow(ctx context.Context, env *Env, args []string) error {
 
 func clientByID(ctx context.Context, a *app.App, id string) (*store.Client, error) {
 	c, err := a.Store.ClientByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText) {
+		// An id that is not text names no client (PostgreSQL refuses to
+		// even compare it); %q shows its bytes escaped.
 		return nil, fmt.Errorf("no client %q", id)
 	}
 	return c, err

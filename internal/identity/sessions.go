@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -65,8 +65,11 @@ func (s *Service) StartSession(ctx context.Context, userID string, mfaPending bo
 		UserID:     userID,
 		CSRFSecret: csrf,
 		MFAPending: mfaPending,
-		UserAgent:  truncate(userAgent, 256),
-		IP:         truncate(ip, 64),
+		// Header values are not refused (a browser cannot be asked to change
+		// its User-Agent, and a correct sign-in must not fail over it) but
+		// made storable: invalid bytes and control characters become U+FFFD.
+		UserAgent:  safetext.Sanitize(userAgent, 256),
+		IP:         safetext.Sanitize(ip, 64),
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(life),
@@ -75,17 +78,6 @@ func (s *Service) StartSession(ctx context.Context, userID string, mfaPending bo
 		return "", nil, err
 	}
 	return cookie, sess, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // Session returns the live session of a cookie value and its user, or

@@ -20,9 +20,15 @@ const MaxNameRunes = 100
 // NormalizeEmail trims, NFC-normalises and lower-cases an address, and checks
 // that it looks like local@domain. Uniqueness is on this form, so
 // "Alice@Example.com" and "alice@example.com" are one account.
+//
+// Validity is checked on the input, before lower-casing: strings.ToLower
+// turns invalid bytes into U+FFFD, which would make "b\xff@x.y" an address.
 func NormalizeEmail(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", ErrInvalidEmail
+	}
 	s = strings.ToLower(norm.NFC.String(strings.TrimSpace(s)))
-	if len(s) > 254 || !utf8.ValidString(s) {
+	if len(s) > 254 {
 		return "", ErrInvalidEmail
 	}
 	local, domain, ok := strings.Cut(s, "@")

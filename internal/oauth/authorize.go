@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -18,6 +19,10 @@ import (
 const (
 	maxStateLen = 1024
 	maxNonceLen = 512
+	// MaxParamLen caps every protocol parameter Gatehouse reads at the
+	// authorization, token, introspection and revocation endpoints; the
+	// longest legitimate ones (redirect URIs, scope lists) are far shorter.
+	MaxParamLen = 4096
 )
 
 // Prompt values (OpenID Connect Core §3.1.2.1), honoured for plain OAuth too.
@@ -46,6 +51,11 @@ type AuthorizeRequest struct {
 	// §3.1: "Request and response parameters MUST NOT be included more than
 	// once."
 	Repeated []string
+	// Invalid lists the parameters whose value is not acceptable text
+	// (safetext.Check: invalid UTF-8, control characters, longer than
+	// MaxParamLen). They are refused before anything is looked up or
+	// written.
+	Invalid []string
 }
 
 // authorizeParams are the parameters ParseAuthorizeRequest reads.
@@ -67,6 +77,9 @@ func ParseAuthorizeRequest(v url.Values) AuthorizeRequest {
 	for _, p := range authorizeParams {
 		if len(v[p]) > 1 {
 			r.Repeated = append(r.Repeated, p)
+		}
+		if safetext.Params(v, MaxParamLen, p) != nil {
+			r.Invalid = append(r.Invalid, p)
 		}
 	}
 	return r
@@ -144,6 +157,10 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if req.ClientID == "" {
 		return nil, pageError(ErrInvalidRequest("client_id is missing"))
 	}
+	if slices.Contains(req.Invalid, "client_id") {
+		// Never looked up: PostgreSQL would refuse the text outright.
+		return nil, pageError(ErrInvalidRequest("client_id is not valid text"))
+	}
 	c, err := s.st.ClientByID(ctx, req.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		// The id is not echoed: the page must not display attacker-chosen text.
@@ -160,6 +177,9 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if slices.Contains(req.Repeated, "redirect_uri") {
 		return nil, pageError(ErrInvalidRequest("redirect_uri is included more than once"))
 	}
+	if slices.Contains(req.Invalid, "redirect_uri") {
+		return nil, pageError(ErrInvalidRequest("redirect_uri is not valid text"))
+	}
 	redirect, rerr := ResolveRedirectURI(c.RedirectURIs, req.RedirectURI)
 	if rerr != nil {
 		return nil, pageError(ErrInvalidRequest("%v", rerr))
@@ -172,11 +192,18 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		// component of the redirection URI".
 		a.Mode = ModeFragment
 	}
-	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") {
+	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") || slices.Contains(req.Invalid, "state") {
 		a.State = ""
 	}
 	if len(req.Repeated) > 0 {
 		return a, ErrInvalidRequest("%s is included more than once (RFC 6749 §3.1)", strings.Join(req.Repeated, ", "))
+	}
+	// The client and redirect URI are trusted now, so the rest is
+	// redirected: RFC 6749 §4.1.2.1 "invalid_request: The request ...
+	// includes an invalid parameter value". Checked before anything is
+	// written, so a refused request leaves no grant behind.
+	if len(req.Invalid) > 0 {
+		return a, ErrInvalidRequest("%s is not valid text (UTF-8 without control characters, at most %d bytes)", strings.Join(req.Invalid, ", "), MaxParamLen)
 	}
 	switch req.ResponseType {
 	case "":

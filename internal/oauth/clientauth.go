@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/safetext"
 )
 
 // Client authentication methods (RFC 8414 token_endpoint_auth_methods_supported).
@@ -49,6 +51,10 @@ func ParseBasicAuth(header string) (id, secret string, ok bool, err *Error) {
 	}
 	if id == "" {
 		return "", "", true, ErrInvalidClient("empty client_id in Basic authorization header")
+	}
+	// Refused like any unknown client, before the id is looked up.
+	if safetext.Check(id, MaxParamLen) != nil || safetext.Check(secret, MaxParamLen) != nil {
+		return "", "", true, ErrInvalidClient("the Basic credentials are not valid text")
 	}
 	return id, secret, true, nil
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Error is an OAuth 2.0 protocol error: the RFC error code, a human-readable
@@ -129,7 +131,14 @@ func ErrUnsupportedResponseType(format string, args ...any) *Error {
 // ErrServerError: "The authorization server encountered an unexpected
 // condition that prevented it from fulfilling the request." The description
 // is generic; the cause goes to the log only.
+//
+// A cause of store.ErrInvalidText is not the server's fault: the database
+// refused text that should have been checked at the edge, so the answer is
+// invalid_request ("includes an invalid parameter value"), never a 500.
 func ErrServerError(cause error) *Error {
+	if errors.Is(cause, store.ErrInvalidText) {
+		return ErrInvalidRequest("a parameter is not valid text").WithCause(cause)
+	}
 	return &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError, cause: cause}
 }
 

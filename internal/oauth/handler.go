@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/safetext"
 )
 
 // UI is what the OAuth handlers need from the web pages: the signed-in user,
@@ -87,19 +89,22 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := ParseAuthorizeRequest(q)
 	if id := r.PathValue("client_id"); id != "" {
 		// Seed 004: /authorize/<client_id>?state=…&scope=…, where the
-		// response type is implied.
-		if q.Has("client_id") && req.ClientID != id {
+		// response type is implied. The path's client_id goes through the
+		// same parser (and text checks) as the query's.
+		if q.Has("client_id") && q.Get("client_id") != id {
 			h.authorizeError(w, r, nil, pageError(ErrInvalidRequest("client_id in the path and in the query differ")))
 			return
 		}
-		req.ClientID = id
+		if !q.Has("client_id") {
+			q.Set("client_id", id)
+		}
 		if !q.Has("response_type") {
-			req.ResponseType = "code"
+			q.Set("response_type", "code")
 		}
 	}
+	req := ParseAuthorizeRequest(q)
 	a, err := h.svc.ValidateAuthorize(r.Context(), req)
 	if err != nil {
 		h.authorizeError(w, r, a, err)
@@ -325,7 +330,12 @@ func (h *Handler) revokeApp(w http.ResponseWriter, r *http.Request) {
 		h.ui.RedirectToLogin(w, r, PathApps, false)
 		return
 	}
-	if err := h.svc.RevokeApp(r.Context(), userID, r.PathValue("client_id")); err != nil {
+	clientID := r.PathValue("client_id")
+	if err := safetext.Field("client_id", clientID, MaxParamLen); err != nil {
+		h.ui.RenderError(w, r, ErrInvalidRequest("%v", err))
+		return
+	}
+	if err := h.svc.RevokeApp(r.Context(), userID, clientID); err != nil {
 		e := ErrServerError(err)
 		logError(h.log, r, e)
 		h.ui.RenderError(w, r, e)

@@ -19,14 +19,19 @@ type TokenQuery struct {
 	Repeated      []string
 }
 
+var tokenQueryParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
+
 // ParseTokenQuery reads an introspection or revocation request from the form
 // body and the Authorization header.
 func ParseTokenQuery(authorization string, body url.Values) (TokenQuery, *Error) {
 	q := TokenQuery{Token: body.Get("token"), TokenTypeHint: body.Get("token_type_hint")}
-	for _, p := range []string{"token", "token_type_hint", "client_id", "client_secret"} {
+	for _, p := range tokenQueryParams {
 		if len(body[p]) > 1 {
 			q.Repeated = append(q.Repeated, p)
 		}
+	}
+	if err := checkText(body, tokenQueryParams); err != nil {
+		return q, err
 	}
 	creds, err := ParseClientCredentials(authorization, body)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -42,12 +43,26 @@ func ParseTokenRequest(authorization string, body url.Values) (TokenRequest, *Er
 			r.Repeated = append(r.Repeated, p)
 		}
 	}
+	if err := checkText(body, tokenParams); err != nil {
+		return r, err
+	}
 	creds, err := ParseClientCredentials(authorization, body)
 	if err != nil {
 		return r, err
 	}
 	r.Client = creds
 	return r, nil
+}
+
+// checkText refuses a request whose recognised parameters are not acceptable
+// text, before any of them is looked up: RFC 6749 §5.2 "invalid_request: The
+// request ... includes an invalid parameter value". Unrecognised parameters
+// are ignored, as RFC 6749 §3.2 requires.
+func checkText(body url.Values, params []string) *Error {
+	if err := safetext.Params(body, MaxParamLen, params...); err != nil {
+		return ErrInvalidRequest("%v", err)
+	}
+	return nil
 }
 
 // TokenResponse is a successful token response (RFC 6749 §5.1).

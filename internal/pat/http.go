@@ -325,6 +325,8 @@ func (h *Handler) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.WriteError(w, http.StatusBadRequest, code, ie.Message)
 	case errors.Is(err, ErrNotFound):
 		httpx.WriteError(w, http.StatusNotFound, "not_found", "No such personal access token.")
+	case errors.Is(err, store.ErrInvalidText):
+		httpx.WriteError(w, http.StatusBadRequest, "invalid_request", "A value in the request is not valid text.")
 	case errors.Is(err, ErrTooMany):
 		httpx.WriteError(w, http.StatusConflict, "too_many_tokens", fmt.Sprintf("You have %d personal access tokens; revoke some first.", h.svc.cfg.MaxPerUser))
 	default:

@@ -98,7 +98,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 
 // observe logs and measures each request. The route label is the matched
 // pattern (set on r by ServeMux, which sees this same *Request because the
-// middleware below mutate rather than copy it), so label cardinality is bounded.
+// middleware below mutate rather than copy it), never the raw path, so label
+// cardinality is bounded and a credential in a path (DELETE
+// /v0/me/tokens/{token}) never becomes a label. The access log does carry the
+// raw path: the process logger redacts credentials from every line
+// (credential.RedactHandler, installed where the logger is built).
 func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -109,8 +113,9 @@ func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) ht
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-		m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+		method := methodLabel(r.Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
+		m.latency.WithLabelValues(route, method).Observe(d.Seconds())
 		if accessLog {
 			attrs := []slog.Attr{
 				slog.String("request_id", RequestID(r.Context())),
@@ -124,6 +129,18 @@ func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) ht
 			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}
 	})
+}
+
+// methodLabel bounds the method label the way the route pattern bounds the
+// route label: a client chooses the method token freely, and an arbitrary one
+// (even a pasted credential) must neither reach /metrics nor add a series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
 }
 
 // securityHeaders are on every response, not opt-in. Pages are same-origin

@@ -22,6 +22,11 @@ var (
 	// ErrAlreadyUsed: a single-use record (code, refresh token, TOTP step,
 	// recovery code) was consumed before.
 	ErrAlreadyUsed = errors.New("store: already used")
+	// ErrInvalidText: the database refused a text value (PostgreSQL's TEXT
+	// takes neither invalid UTF-8 nor NUL; SQLite stores any bytes). Inputs
+	// are checked before they get here (internal/safetext); this is the
+	// safety net, answered 400, never 500.
+	ErrInvalidText = errors.New("store: text is not valid UTF-8 or contains NUL")
 )
 
 // Store is everything a Gatehouse backend provides.

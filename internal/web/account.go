@@ -37,6 +37,16 @@ func withReturnTo(p, returnTo string) string {
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrInvalidText) {
+		// The database refused text the form check should have caught: the
+		// input is at fault, not the server.
+		h.log.Warn("web: text refused by the database", "path", r.URL.Path, "err", err)
+		h.Render(w, r, http.StatusBadRequest, "error.html", Page{
+			Title: "This form could not be accepted",
+			Error: "A field holds characters that cannot be accepted. Nothing was changed. Go back, correct it and try again.",
+		})
+		return
+	}
 	h.log.Error("web: request failed", "path", r.URL.Path, "err", err)
 	h.Render(w, r, http.StatusInternalServerError, "error.html", Page{
 		Title: "Something went wrong",

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -253,14 +254,47 @@ func (h *Handler) state(r *http.Request) *reqState {
 }
 
 // Wrap memoises the session lookup for the request (pages call CurrentUser,
-// Render and VerifyCSRF, each of which needs it).
+// Render and VerifyCSRF, each of which needs it), and refuses a posted form
+// with a field that is not text (see badForm) before any handler sees it.
 func (h *Handler) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.Context().Value(ctxKey{}).(*reqState); !ok {
 			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, &reqState{}))
 		}
+		if h.badForm(w, r) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxFormField bounds every field of the forms these pages render; each
+// field's own limit (254-byte emails, 100-character names, 200-character
+// descriptions) is applied by the service behind it.
+const maxFormField = 4096
+
+// badForm answers 400 when a POSTed form has a field that is not acceptable
+// text (safetext.Check): every form here is one of ours, so no field may hold
+// invalid UTF-8 or control characters, and none is that long. Checked once,
+// here, so no page handler can forget it — PostgreSQL would refuse such text
+// with an error where SQLite would store it.
+func (h *Handler) badForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		return false // the handler reports unreadable bodies as it always has
+	}
+	err := safetext.Values(r.PostForm, maxFormField)
+	if err == nil {
+		return false
+	}
+	h.log.Info("web: form refused", "path", r.URL.Path, "err", err)
+	h.Render(w, r, http.StatusBadRequest, "error.html", Page{
+		Title: "This form could not be accepted",
+		Error: "A field holds characters that cannot be accepted (control characters or invalid text), or is far too long. Nothing was changed. Go back, correct it and try again.",
+	})
+	return true
 }
 
 // CurrentUser returns the signed-in user and session of a request: ok is

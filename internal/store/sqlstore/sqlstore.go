@@ -367,7 +367,7 @@ func mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrInvalidText) {
 		return fmt.Errorf("%s: %w", op, err) // mapped already, e.g. inside a transaction
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -380,6 +380,8 @@ func mapErr(op string, err error) error {
 			return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
 		case "23503": // foreign_key_violation: the referenced row does not exist
 			return fmt.Errorf("%s: %w: %w", op, store.ErrNotFound, err)
+		case "22021", "22P05": // character_not_in_repertoire (invalid UTF-8, NUL), untranslatable_character
+			return fmt.Errorf("%s: %w: %w", op, store.ErrInvalidText, err)
 		}
 	}
 	var liteErr *sqlite.Error

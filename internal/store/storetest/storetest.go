@@ -109,6 +109,8 @@ func cases() []testCase {
 		{"apikeys/touch", testAPIKeyTouch},
 
 		{"ping", testPing},
+		{"text/invalid_lookups", testInvalidTextLookups},
+		{"text/invalid_write", testInvalidTextWrite},
 
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
