@@ -137,7 +137,13 @@ func (e *edgeEnv) rows() map[string]int {
 	out := map[string]int{}
 	for _, tb := range tables {
 		var n int
-		if err := e.raw.QueryRow(`SELECT COUNT(*) FROM ` + tb).Scan(&n); err != nil {
+		q := `SELECT COUNT(*) FROM ` + tb
+		if tb == "throttle" {
+			// A correct Basic sign-in reserves an attempt on its address
+			// and refunds it: the row stays with nothing counted.
+			q += ` WHERE failures > 0`
+		}
+		if err := e.raw.QueryRow(q).Scan(&n); err != nil {
 			e.t.Fatal(err)
 		}
 		out[tb] = n

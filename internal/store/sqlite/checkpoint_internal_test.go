@@ -13,8 +13,11 @@ import (
 )
 
 // TestWALStaysBoundedUnderConstantReads: with automatic checkpoints off and
-// readers never pausing (short point lookups, as Gatehouse's reads are), the checkpointer's RESTART keeps the WAL file near
-// its threshold instead of letting it grow with every write.
+// readers never pausing (short point lookups, as Gatehouse's reads are), the
+// checkpointer's RESTART keeps the WAL file near its threshold instead of
+// letting it grow with every write. The test runs the checkpointer's step
+// itself every 50 writes rather than on its timer, so how far the WAL grows
+// depends on the code, not on how busy the machine is.
 func TestWALStaysBoundedUnderConstantReads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wal.db")
 	w, err := sql.Open("sqlite", path+writeParams)
@@ -31,7 +34,7 @@ func TestWALStaysBoundedUnderConstantReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	ck, err := startCheckpointer(path, 10*time.Millisecond)
+	ck, err := startCheckpointer(path, time.Hour) // its timer never fires here
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +68,7 @@ func TestWALStaysBoundedUnderConstantReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%50 == 0 {
+			ck.checkpoint()
 			if st, err := os.Stat(path + "-wal"); err == nil && st.Size() > maxWAL {
 				maxWAL = st.Size()
 			}
