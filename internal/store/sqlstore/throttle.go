@@ -13,7 +13,7 @@ import (
 // quiet gap of window between them.
 func (s *Store) RecordFailure(ctx context.Context, key string, at time.Time, window time.Duration) (int, error) {
 	cutoff := ms(at.Add(-window))
-	row, err := s.w.queryRow(ctx, `INSERT INTO throttle (key, failures, first_at, last_at) VALUES (?, 1, ?, ?)
+	row, err := s.wq.queryRow(ctx, `INSERT INTO throttle (key, failures, first_at, last_at) VALUES (?, 1, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN throttle.last_at < ? THEN 1 ELSE throttle.failures + 1 END,
 			first_at = CASE WHEN throttle.last_at < ? THEN excluded.first_at ELSE throttle.first_at END,
@@ -32,7 +32,7 @@ func (s *Store) RecordFailure(ctx context.Context, key string, at time.Time, win
 
 // Failures implements store.Throttle.
 func (s *Store) Failures(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
-	row, err := s.r.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ? AND last_at >= ?`,
+	row, err := s.rq.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ? AND last_at >= ?`,
 		key, ms(now.Add(-window)))
 	if err != nil {
 		return 0, time.Time{}, mapErr("failures", err)
@@ -52,6 +52,6 @@ func (s *Store) Failures(ctx context.Context, key string, now time.Time, window 
 
 // ClearFailures implements store.Throttle.
 func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	_, err := s.w.exec(ctx, `DELETE FROM throttle WHERE key = ?`, key)
+	_, err := s.wq.exec(ctx, `DELETE FROM throttle WHERE key = ?`, key)
 	return mapErr("clear failures", err)
 }

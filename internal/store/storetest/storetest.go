@@ -80,9 +80,10 @@ func cases() []testCase {
 		{"clients/delete_cascades", testClientDeleteCascades},
 
 		{"consents/upsert_get_list", testConsentUpsert},
-		{"consents/delete_revokes_grants", testConsentDeleteRevokesGrants},
+		{"consents/delete", testConsentDelete},
 
 		{"grants/create_get_revoke", testGrants},
+		{"grants/revoke_user_client", testRevokeGrants},
 
 		{"codes/consume", testCodeConsume},
 		{"codes/round_trip", testCodeRoundTrip},
@@ -94,7 +95,7 @@ func cases() []testCase {
 		{"tokens/rotate", testTokenRotate},
 		{"tokens/rotate_rolls_back", testTokenRotateRollback},
 		{"tokens/revoke_access", testTokenRevokeAccess},
-		{"tokens/revoke_refresh_revokes_grant", testTokenRevokeRefresh},
+		{"tokens/revoke_refresh_only_the_token", testTokenRevokeRefresh},
 		{"tokens/delete_expired", testTokenDeleteExpired},
 		{"codes/delete_expired", testAuthCodeDeleteExpired},
 
@@ -108,12 +109,23 @@ func cases() []testCase {
 
 		{"ping", testPing},
 
+		{"tx/commit", testTxCommit},
+		{"tx/rollback_on_error", testTxRollbackOnError},
+		{"tx/rollback_on_panic", testTxRollbackOnPanic},
+		{"tx/reads_see_own_writes", testTxReadsSeeWrites},
+		{"tx/grouped_writes_inside", testTxGroupedWrites},
+		{"tx/nested", testTxNested},
+		{"tx/lock_unknown", testTxLockUnknown},
+		{"tx/touch_sorted_batch", testTxTouchLarge},
+
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
 		{"race/totp_step", testRaceTOTPStep},
 		{"race/recovery_code", testRaceRecoveryCode},
 		{"race/record_failure", testRaceRecordFailure},
 		{"race/create_tokens", testRaceCreateTokens},
+		{"race/tx_count_then_create", testRaceTxCap},
+		{"race/tx_merge_consent", testRaceTxConsentMerge},
 	}
 }
 
