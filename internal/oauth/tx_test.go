@@ -125,4 +125,3 @@ func TestConcurrentConsentsMerge(t *testing.T) {
 		}
 	})
 }
-
