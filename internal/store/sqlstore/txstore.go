@@ -27,7 +27,15 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
-	return mapErr("transaction", s.inTx(ctx, func(t *tx) error { return fn(s.bound(t)) }))
+	var fnErr error
+	err := s.inTx(ctx, func(t *tx) error {
+		fnErr = fn(s.bound(t))
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr // as fn returned it: services branch on their own errors
+	}
+	return mapErr("transaction", err) // BEGIN or COMMIT failed
 }
 
 // bound returns a Store that runs everything in t. It shares the pools (and

@@ -71,7 +71,9 @@ func testTxRollbackOnError(t *testing.T, f *fixture) {
 		}
 		return errBoom
 	})
-	wantErr(t, err, errBoom)
+	if err != errBoom {
+		t.Fatalf("InTx returned %v, want fn's error unchanged", err)
+	}
 	f.wantNoUser(t, u.ID)
 	_, err = f.s.PATByHash(f.ctx, "pathash-rb")
 	wantErr(t, err, store.ErrNotFound)
