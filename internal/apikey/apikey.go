@@ -66,6 +66,9 @@ import (
 type Store interface {
 	store.APIKeys
 	ClientByID(ctx context.Context, id string) (*store.Client, error)
+	// InTx and LockClient make the per-app cap hold under concurrency.
+	InTx(ctx context.Context, fn func(tx store.Store) error) error
+	LockClient(ctx context.Context, id string) error
 	UserByID(ctx context.Context, id string) (*store.User, error)
 }
 
@@ -328,19 +331,6 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (*
 		return nil, err
 	}
 	now := s.time()
-	existing, err := s.st.ListAPIKeys(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	live := 0
-	for _, k := range existing {
-		if k.ExpiresAt == nil || k.ExpiresAt.After(now) {
-			live++
-		}
-	}
-	if live >= s.cfg.MaxPerClient {
-		return nil, ErrTooMany
-	}
 	id, err := uuid.NewRandomFromReader(s.random)
 	if err != nil {
 		return nil, fmt.Errorf("apikey: id: %w", err)
@@ -370,7 +360,29 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (*
 		exp := now.Add(req.ExpiresIn.Truncate(time.Second))
 		k.ExpiresAt = &exp
 	}
-	if err := s.st.CreateAPIKey(ctx, &k); err != nil {
+	// Count and create in one transaction, after locking the app's row:
+	// concurrent creations for one app (on this replica or another) then
+	// count one after the other, so the cap holds exactly.
+	err = s.st.InTx(ctx, func(tx store.Store) error {
+		if err := tx.LockClient(ctx, c.ID); err != nil {
+			return err
+		}
+		existing, err := tx.ListAPIKeys(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, k := range existing {
+			if k.ExpiresAt == nil || k.ExpiresAt.After(now) {
+				live++
+			}
+		}
+		if live >= s.cfg.MaxPerClient {
+			return ErrTooMany
+		}
+		return tx.CreateAPIKey(ctx, &k)
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "api key created", "client_id", c.ID, "key_id", k.ID, "by", createdBy, "system", actor.System)

@@ -14,9 +14,12 @@ package lastuse
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // FlushFunc persists a batch: credential id → last use.
@@ -123,7 +126,15 @@ func (r *Recorder) Run(ctx context.Context, interval, finalTimeout time.Duration
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalTimeout)
-			if err := r.Flush(fctx); err != nil {
+			err := r.Flush(fctx)
+			if errors.Is(err, store.ErrSerialization) {
+				// Another replica's flush won a deadlock or serialization
+				// conflict; ours was rolled back whole and the stamps were
+				// merged back. There is no next tick at shutdown, so try
+				// once more now rather than lose them.
+				err = r.Flush(fctx)
+			}
+			if err != nil {
 				r.log.Warn("last-use: final flush failed", "err", err, "lost", r.Len())
 			}
 			cancel()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type sink struct {
@@ -132,5 +134,35 @@ func TestConcurrent(t *testing.T) {
 		if got := s.got[fmt.Sprint(id)]; !got.Equal(want) {
 			t.Errorf("%d: %v, want %v", id, got, want)
 		}
+	}
+}
+
+// TestFinalFlushRetriesAfterConflict: at shutdown there is no next tick, so a
+// flush that lost a deadlock to another replica is retried once at once.
+func TestFinalFlushRetriesAfterConflict(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls int
+		got   map[string]time.Time
+	)
+	flush := func(ctx context.Context, m map[string]time.Time) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			return fmt.Errorf("touch pats: %w", store.ErrSerialization)
+		}
+		got = m
+		return nil
+	}
+	r := New(flush, nil)
+	r.Record("a", time.Unix(1000, 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // already shutting down: Run goes straight to the final flush
+	r.Run(ctx, time.Hour, time.Minute)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || len(got) != 1 || r.Len() != 0 {
+		t.Fatalf("final flush: %d calls, %d stamps written, %d left; want 2, 1, 0", calls, len(got), r.Len())
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -39,7 +40,9 @@ import (
 type Store interface {
 	RevokePATByHash(ctx context.Context, hash string, at time.Time) error
 	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
-	RevokeToken(ctx context.Context, hash string, at time.Time) (*store.Token, error)
+	// InTx runs a token's revocation and its grant's together (see
+	// oauth.RevokeToken).
+	InTx(ctx context.Context, fn func(tx store.Store) error) error
 	DeleteClientSecretByHash(ctx context.Context, hash string) (clientID string, err error)
 	ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*store.AuthCode, error)
 	RevokeGrant(ctx context.Context, id string, at time.Time) error
@@ -138,7 +141,8 @@ func (s *Service) Revoke(ctx context.Context, creds []string) (Result, error) {
 			}
 		case credential.AccessToken, credential.RefreshToken:
 			res.Checked++
-			t, err := s.st.RevokeToken(ctx, hash, at)
+			// A refresh token takes its grant (so its access tokens) along.
+			t, err := oauth.RevokeToken(ctx, s.st, hash, at)
 			fail(err)
 			if err == nil && t != nil {
 				res.Revoked++

@@ -332,6 +332,27 @@ type ConsentView struct {
 	Fields url.Values
 }
 
+// rememberConsent adds scopes to what the user allowed the client. Read,
+// merge and write run in one transaction after locking the user's row, so
+// two approvals of different scopes at once (two tabs, two replicas) end with
+// the union rather than whichever wrote last.
+func (s *Service) rememberConsent(ctx context.Context, userID, clientID string, scopes []string, now time.Time) error {
+	return s.st.InTx(ctx, func(tx store.Store) error {
+		if err := tx.LockUser(ctx, userID); err != nil {
+			return err
+		}
+		merged := scopes
+		prev, err := tx.Consent(ctx, userID, clientID)
+		switch {
+		case err == nil:
+			merged = ScopeUnion(prev.Scopes, scopes)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		return tx.UpsertConsent(ctx, &store.Consent{UserID: userID, ClientID: clientID, Scopes: merged, CreatedAt: now, UpdatedAt: now})
+	})
+}
+
 // DescribeConsent gathers what the consent page shows.
 func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*ConsentView, error) {
 	v := &ConsentView{
@@ -363,16 +384,7 @@ func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*Conse
 func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, authTime time.Time, consented bool) (string, error) {
 	now := s.time()
 	if consented {
-		scopes := a.Scopes
-		prev, err := s.st.Consent(ctx, userID, a.Client.ID)
-		switch {
-		case err == nil:
-			scopes = ScopeUnion(prev.Scopes, a.Scopes)
-		case !errors.Is(err, store.ErrNotFound):
-			return "", ErrServerError(err)
-		}
-		c := &store.Consent{UserID: userID, ClientID: a.Client.ID, Scopes: scopes, CreatedAt: now, UpdatedAt: now}
-		if err := s.st.UpsertConsent(ctx, c); err != nil {
+		if err := s.rememberConsent(ctx, userID, a.Client.ID, a.Scopes, now); err != nil {
 			return "", ErrServerError(err)
 		}
 	}

@@ -59,13 +59,53 @@ func (s *Service) AuthorizedApps(ctx context.Context, userID string) ([]Authoriz
 }
 
 // RevokeApp forgets the user's consent for the client and revokes every
-// grant — so every access and refresh token — the client holds for the user
-// (store.DeleteConsent does both in one transaction). Revoking an app that is
-// not authorized is not an error.
+// grant — so every access and refresh token — the client holds for the user,
+// both in one transaction. Revoking an app that is not authorized is not an
+// error: the grants are revoked all the same, which is what a user pressing
+// "revoke access" wants.
 func (s *Service) RevokeApp(ctx context.Context, userID, clientID string) error {
-	err := s.st.DeleteConsent(ctx, userID, clientID, s.time())
+	at := s.time()
+	err := s.st.InTx(ctx, func(tx store.Store) error {
+		if err := tx.DeleteConsent(ctx, userID, clientID); err != nil {
+			return err
+		}
+		_, err := tx.RevokeGrants(ctx, userID, clientID, at)
+		return err
+	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return nil
+}
+
+// TxStore is a store that can run several operations in one transaction;
+// store.Store is one.
+type TxStore interface {
+	InTx(ctx context.Context, fn func(tx store.Store) error) error
+}
+
+// RevokeToken revokes the token with this hash and, when it is a refresh
+// token, its whole grant, in one transaction. Revoking twice keeps the first
+// time; ErrNotFound (wrapped) for an unknown token. RFC 7009 §2.1: "If the
+// particular token is a refresh token and the authorization server supports
+// the revocation of access tokens, then the authorization server SHOULD also
+// invalidate all access tokens based on the same authorization grant". The
+// revocation endpoint and the leaked-credential report both use it.
+func RevokeToken(ctx context.Context, st TxStore, hash string, at time.Time) (*store.Token, error) {
+	var tok *store.Token
+	err := st.InTx(ctx, func(tx store.Store) error {
+		t, err := tx.RevokeToken(ctx, hash, at)
+		if err != nil {
+			return err
+		}
+		tok = t
+		if t.Kind != store.TokenRefresh || t.GrantID == "" {
+			return nil
+		}
+		return tx.RevokeGrant(ctx, t.GrantID, at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tok, nil
 }

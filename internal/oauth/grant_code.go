@@ -66,15 +66,14 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 		return nil, ErrInvalidGrant("PKCE verification failed: %v", err)
 	}
 	// The user may have revoked the app between authorization and
-	// redemption. Only a revocation from before this redemption counts: a
-	// concurrent replay of the same code revokes the grant a moment later
-	// (see above), which must not turn this — the one successful —
-	// redemption into a failure; its tokens die with the grant anyway.
-	g, err := s.st.GrantByID(ctx, ac.GrantID)
-	if err != nil {
-		return nil, ErrServerError(err)
-	}
-	if g.RevokedAt != nil && g.RevokedAt.Before(now) {
+	// redemption. Only a revocation from before this redemption counts, and
+	// that is decided by state, not by comparing times: GrantRevoked was
+	// read in the transaction that consumed the code, and a concurrent
+	// replay can revoke the grant only after that (it must see the code
+	// consumed first). So the one successful redemption succeeds whatever
+	// the replay's clock says, and its tokens still die with the grant the
+	// replay revokes (validation treats any revoked grant as dead).
+	if ac.GrantRevoked {
 		return nil, ErrInvalidGrant("the authorization was revoked")
 	}
 	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, ac.Scopes, ac.Scopes, now)

@@ -39,6 +39,36 @@ import (
 type countingStore struct {
 	*sqlstore.Store
 	grants, codes, tokens, consents atomic.Int64
+	// afterConsume, when set, runs once after the next successful
+	// ConsumeAuthCode, before the redemption goes on: a test interleaves a
+	// concurrent request there.
+	afterConsume atomic.Pointer[func()]
+}
+
+func (c *countingStore) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) (*store.AuthCode, error) {
+	ac, err := c.Store.ConsumeAuthCode(ctx, hash, at)
+	if err == nil {
+		if hook := c.afterConsume.Swap(nil); hook != nil {
+			(*hook)()
+		}
+	}
+	return ac, err
+}
+
+// InTx counts what the transaction issued once it has committed.
+func (c *countingStore) InTx(ctx context.Context, fn func(tx store.Store) error) error {
+	var inner *countingStore
+	err := c.Store.InTx(ctx, func(tx store.Store) error {
+		inner = &countingStore{Store: tx.(*sqlstore.Store)}
+		return fn(inner)
+	})
+	if err == nil {
+		c.grants.Add(inner.grants.Load())
+		c.codes.Add(inner.codes.Load())
+		c.tokens.Add(inner.tokens.Load())
+		c.consents.Add(inner.consents.Load())
+	}
+	return err
 }
 
 func (c *countingStore) CreateGrant(ctx context.Context, g *store.Grant) error {

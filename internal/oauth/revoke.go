@@ -52,7 +52,7 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 	if info.ClientID != c.ID {
 		return ErrUnauthorizedClient("the token was issued to another client")
 	}
-	if _, err := s.st.RevokeToken(ctx, hash, s.time()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := RevokeToken(ctx, s.st, hash, s.time()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ErrServerError(err)
 	}
 	return nil

@@ -72,6 +72,9 @@ import (
 // Store is the part of store.Store the service uses.
 type Store interface {
 	store.PATs
+	// InTx and LockUser make the per-user cap hold under concurrency.
+	InTx(ctx context.Context, fn func(tx store.Store) error) error
+	LockUser(ctx context.Context, id string) error
 }
 
 // Config tunes the service. Zero fields take defaults.
@@ -265,19 +268,6 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 		return nil, err
 	}
 	now := s.time()
-	existing, err := s.st.ListPATs(ctx, req.UserID)
-	if err != nil {
-		return nil, err
-	}
-	live := 0
-	for _, p := range existing {
-		if p.ExpiresAt == nil || p.ExpiresAt.After(now) {
-			live++
-		}
-	}
-	if live >= s.cfg.MaxPerUser {
-		return nil, ErrTooMany
-	}
 	id, err := uuid.NewRandomFromReader(s.random)
 	if err != nil {
 		return nil, fmt.Errorf("pat: id: %w", err)
@@ -298,7 +288,30 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 		exp := now.Add(req.ExpiresIn.Truncate(time.Second))
 		p.ExpiresAt = &exp
 	}
-	if err := s.st.CreatePAT(ctx, &p); err != nil {
+	// Count and create in one transaction, after locking the user's row:
+	// concurrent creations for one user (on this replica or another) then
+	// count one after the other, so the cap holds exactly. Counting outside
+	// the transaction let 30 parallel requests end above it.
+	err = s.st.InTx(ctx, func(tx store.Store) error {
+		if err := tx.LockUser(ctx, req.UserID); err != nil {
+			return err
+		}
+		existing, err := tx.ListPATs(ctx, req.UserID)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, p := range existing {
+			if p.ExpiresAt == nil || p.ExpiresAt.After(now) {
+				live++
+			}
+		}
+		if live >= s.cfg.MaxPerUser {
+			return ErrTooMany
+		}
+		return tx.CreatePAT(ctx, &p)
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "pat created", "user_id", p.UserID, "pat_id", p.ID, "scopes", strings.Join(scopes, " "))

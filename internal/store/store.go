@@ -3,7 +3,14 @@
 // no business rules: services decide, stores persist.
 //
 // Single use and uniqueness are enforced by the database (conditional UPDATEs,
-// unique indexes), never by a read followed by a write.
+// unique indexes), never by a read followed by a write. Where a rule needs a
+// read followed by a write (a cap on how many credentials one owner holds,
+// merging consented scopes), the service runs both in one Store.InTx
+// transaction after locking the owner's row (LockUser, LockClient).
+//
+// Each method does one thing. Cascades (revoking a refresh token revokes its
+// grant; forgetting consent revokes the grants) are business rules and live
+// in the services, which run their steps in one InTx.
 package store
 
 import (
@@ -27,6 +34,11 @@ var (
 	// are checked before they get here (internal/safetext); this is the
 	// safety net, answered 400, never 500.
 	ErrInvalidText = errors.New("store: text is not valid UTF-8 or contains NUL")
+	// ErrSerialization: the database aborted the transaction to resolve a
+	// deadlock or serialization conflict with another one (PostgreSQL
+	// SQLSTATE 40P01 / 40001; SQLite: the file stayed locked past the busy
+	// timeout). Nothing was written; running it again may succeed.
+	ErrSerialization = errors.New("store: transaction conflict, retry")
 )
 
 // Store is everything a Gatehouse backend provides.
@@ -42,6 +54,17 @@ type Store interface {
 	PATs
 	APIKeys
 
+	// InTx runs fn with a Store whose every method, reads included, runs in
+	// one write transaction: committed when fn returns nil, rolled back when
+	// it returns an error (returned as is) or panics. InTx on the Store fn
+	// receives runs in the same transaction. fn must use only that Store (on
+	// SQLite the transaction holds the single write connection). Writes go
+	// straight into the transaction, not through group commit.
+	//
+	// Isolation is the backend's default (PostgreSQL: READ COMMITTED), so a
+	// decision based on a read must first lock the row that owns what is
+	// read: LockUser / LockClient.
+	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Ping reports whether the database is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database handles.
@@ -89,6 +112,11 @@ type Users interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// LockUser locks the user's row until the end of the InTx transaction
+	// it runs in, so transactions that lock the same user run one after the
+	// other, on one replica or several; ErrNotFound for an unknown user.
+	// Outside InTx it only checks that the user exists.
+	LockUser(ctx context.Context, id string) error
 	// UpdatePassword stores a new hash. When rotate is true (a real change,
 	// not a transparent rehash) CredentialsChangedAt is set to at.
 	UpdatePassword(ctx context.Context, userID, hash string, rotate bool, at time.Time) error
@@ -269,6 +297,8 @@ type Clients interface {
 	// CreateClient inserts c with its initial secrets in one transaction.
 	CreateClient(ctx context.Context, c *Client, secrets []ClientSecret) error
 	ClientByID(ctx context.Context, id string) (*Client, error)
+	// LockClient is LockUser for a client.
+	LockClient(ctx context.Context, id string) error
 	// ListClients lists all clients, or those of ownerID when it is not "".
 	ListClients(ctx context.Context, ownerID string) ([]Client, error)
 	UpdateClient(ctx context.Context, c *Client) error
@@ -302,9 +332,9 @@ type Consents interface {
 	UpsertConsent(ctx context.Context, c *Consent) error
 	Consent(ctx context.Context, userID, clientID string) (*Consent, error)
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
-	// DeleteConsent forgets the consent AND revokes every grant (and so every
-	// token) of that user for that client, in one transaction.
-	DeleteConsent(ctx context.Context, userID, clientID string, at time.Time) error
+	// DeleteConsent forgets the consent (nothing else: revoking the grants
+	// is the caller's, see Grants.RevokeGrants). No consent is not an error.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
 // ---------------------------------------------------------------- grants
@@ -325,8 +355,14 @@ type Grant struct {
 type Grants interface {
 	CreateGrant(ctx context.Context, g *Grant) error
 	GrantByID(ctx context.Context, id string) (*Grant, error)
-	// RevokeGrant marks the grant revoked (idempotent).
+	// RevokeGrant marks the grant revoked (idempotent: the first time
+	// stays); ErrNotFound for an unknown grant. A revoked grant is dead
+	// whatever its time: validation never compares it with token times.
 	RevokeGrant(ctx context.Context, id string, at time.Time) error
+	// RevokeGrants revokes every grant of the user for the client (so every
+	// token of theirs), keeping earlier revocation times, and returns how
+	// many it revoked.
+	RevokeGrants(ctx context.Context, userID, clientID string, at time.Time) (int64, error)
 }
 
 // ---------------------------------------------------------------- codes
@@ -346,6 +382,12 @@ type AuthCode struct {
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	ConsumedAt          *time.Time
+	// GrantRevoked is set by ConsumeAuthCode: whether the code's grant was
+	// revoked when the code was consumed, read in the consuming transaction.
+	// A replay of the code revokes the grant only after that transaction
+	// committed, so this tells a revocation that happened before the
+	// redemption from one a replay causes after it, whatever the clocks say.
+	GrantRevoked bool
 }
 
 // AuthCodes persists authorization codes.
@@ -406,10 +448,9 @@ type Tokens interface {
 	// consumed before it returns the old token AND ErrAlreadyUsed, inserting
 	// nothing; unknown → ErrNotFound.
 	RotateRefreshToken(ctx context.Context, hash string, at time.Time, next ...*Token) (*Token, error)
-	// RevokeToken revokes one token. When it is a refresh token its whole
-	// grant is revoked too (RFC 7009 §2.1: the server SHOULD also invalidate
-	// all access tokens based on the same authorization grant). Returns the
-	// token, or ErrNotFound when unknown.
+	// RevokeToken revokes this one token (revoking twice keeps the first
+	// time) and returns it, or ErrNotFound when unknown. Revoking the rest
+	// of its grant is the caller's (RevokeGrant, in the same InTx).
 	RevokeToken(ctx context.Context, hash string, at time.Time) (*Token, error)
 	// DeleteExpiredTokens removes tokens expired before `before`.
 	DeleteExpiredTokens(ctx context.Context, before time.Time) (int64, error)
@@ -449,7 +490,8 @@ type PATs interface {
 	// RevokePATByHash revokes whatever PAT has this hash (leak response).
 	RevokePATByHash(ctx context.Context, hash string, at time.Time) error
 	// TouchPATs records last use for many PATs in one transaction (batched
-	// off the request path).
+	// off the request path), updating rows in ascending id order so that
+	// replicas flushing overlapping batches at once cannot deadlock.
 	TouchPATs(ctx context.Context, lastUsed map[string]time.Time) error
 }
 
@@ -492,5 +534,6 @@ type APIKeys interface {
 	// RevokeAPIKey revokes the client's key id; ErrNotFound when not theirs.
 	RevokeAPIKey(ctx context.Context, clientID, id string, at time.Time) error
 	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
+	// TouchAPIKeys is TouchPATs for API keys.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
 }

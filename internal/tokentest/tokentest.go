@@ -66,6 +66,45 @@ func ForEachBackend(t *testing.T, fn func(t *testing.T, open func(t testing.TB) 
 	}
 }
 
+// ForEachBackendReplicas runs fn as a subtest per backend with n stores on
+// one database, as n replicas (or, on SQLite, n processes) would have.
+func ForEachBackendReplicas(t *testing.T, n int, fn func(t *testing.T, stores []*sqlstore.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "gatehouse.db")
+		fn(t, openReplicas(t, path, n))
+	})
+	if u := os.Getenv(PostgresEnv); u != "" {
+		t.Run("postgres", func(t *testing.T) {
+			dsn, drop, err := postgres.NewSchema(context.Background(), u, "tokentest")
+			if err != nil {
+				t.Fatalf("postgres: %v", err)
+			}
+			t.Cleanup(func() { drop() })
+			fn(t, openReplicas(t, dsn, n))
+		})
+	}
+}
+
+func openReplicas(t testing.TB, dsn string, n int) []*sqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	stores := make([]*sqlstore.Store, n)
+	for i := range stores {
+		st, err := backend.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if i == 0 {
+			if err := st.MigrateUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stores[i] = st
+	}
+	return stores
+}
+
 // OpenSQLite opens a migrated SQLite store in a temporary directory.
 func OpenSQLite(t testing.TB) *sqlstore.Store {
 	t.Helper()

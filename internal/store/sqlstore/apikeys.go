@@ -40,7 +40,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 	if err != nil {
 		return mapErr("create api key", err)
 	}
-	_, err = s.w.exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.wq.exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.ClientID, k.Name, k.Hash, scopes, cidrs, k.CreatedBy, ms(k.CreatedAt),
 		nullMS(k.ExpiresAt), nullMS(k.LastUsedAt), nullMS(k.RevokedAt))
 	return mapErr("create api key", err)
@@ -50,7 +50,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *store.APIKey) error {
 // joined with the client and its owner (whose state decides whether the key
 // still acts for them).
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (*store.APIKeyInfo, error) {
-	row, err := s.r.queryRow(ctx, `SELECT k.id, k.client_id, k.name, k.hash, k.scopes, k.allowed_cidrs, k.created_by,
+	row, err := s.rq.queryRow(ctx, `SELECT k.id, k.client_id, k.name, k.hash, k.scopes, k.allowed_cidrs, k.created_by,
 			k.created_at, k.expires_at, k.last_used_at, k.revoked_at, c.status, c.owner_id, u.disabled,
 			u.credentials_changed_at, u.email, u.name, u.totp_enabled, u.created_at
 		FROM api_keys k JOIN clients c ON c.id = k.client_id JOIN users u ON u.id = c.owner_id
@@ -82,7 +82,7 @@ type apiKeyInfoRow struct {
 
 // ListAPIKeys implements store.APIKeys.
 func (s *Store) ListAPIKeys(ctx context.Context, clientID string) ([]store.APIKey, error) {
-	rows, err := s.r.query(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE client_id = ? AND revoked_at IS NULL
+	rows, err := s.rq.query(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE client_id = ? AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, clientID)
 	if err != nil {
 		return nil, mapErr("list api keys", err)
@@ -108,7 +108,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, clientID string) ([]store.APIKe
 
 // RevokeAPIKey implements store.APIKeys. Revoking twice keeps the first time.
 func (s *Store) RevokeAPIKey(ctx context.Context, clientID, id string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND client_id = ?`,
+	res, err := s.wq.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND client_id = ?`,
 		ms(at), id, clientID)
 	return affectedOne("revoke api key", res, err)
 }
@@ -116,7 +116,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, clientID, id string, at time.T
 // RevokeAPIKeyByHash implements store.APIKeys; ErrNotFound when no key has
 // the hash.
 func (s *Store) RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?`, ms(at), hash)
+	res, err := s.wq.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?`, ms(at), hash)
 	return affectedOne("revoke api key by hash", res, err)
 }
 

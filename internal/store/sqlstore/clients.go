@@ -73,7 +73,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, secrets []sto
 
 // ClientByID implements store.Clients.
 func (s *Store) ClientByID(ctx context.Context, id string) (*store.Client, error) {
-	row, err := s.r.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = ?`, id)
+	row, err := s.rq.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = ?`, id)
 	if err != nil {
 		return nil, mapErr("client by id", err)
 	}
@@ -91,9 +91,9 @@ func (s *Store) ListClients(ctx context.Context, ownerID string) ([]store.Client
 		err  error
 	)
 	if ownerID == "" {
-		rows, err = s.r.query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY created_at, id`)
+		rows, err = s.rq.query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY created_at, id`)
 	} else {
-		rows, err = s.r.query(ctx, `SELECT `+clientCols+` FROM clients WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+		rows, err = s.rq.query(ctx, `SELECT `+clientCols+` FROM clients WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 	}
 	if err != nil {
 		return nil, mapErr("list clients", err)
@@ -116,7 +116,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	if err != nil {
 		return mapErr("update client", err)
 	}
-	res, err := s.w.exec(ctx, `UPDATE clients SET name = ?, description = ?, owner_id = ?, type = ?,
+	res, err := s.wq.exec(ctx, `UPDATE clients SET name = ?, description = ?, owner_id = ?, type = ?,
 		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, updated_at = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
@@ -126,14 +126,14 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 
 // SetClientStatus implements store.Clients.
 func (s *Store) SetClientStatus(ctx context.Context, id, status string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE clients SET status = ?, updated_at = ? WHERE id = ?`, status, ms(at), id)
+	res, err := s.wq.exec(ctx, `UPDATE clients SET status = ?, updated_at = ? WHERE id = ?`, status, ms(at), id)
 	return affectedOne("set client status", res, err)
 }
 
 // DeleteClient implements store.Clients; ErrNotFound when there is no such
 // client. The schema's ON DELETE CASCADE removes everything that hangs off it.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	res, err := s.w.exec(ctx, `DELETE FROM clients WHERE id = ?`, id)
+	res, err := s.wq.exec(ctx, `DELETE FROM clients WHERE id = ?`, id)
 	return affectedOne("delete client", res, err)
 }
 
@@ -150,7 +150,7 @@ func addClientSecret(ctx context.Context, q querier, sec *store.ClientSecret) er
 
 // ClientSecrets implements store.Clients, oldest first.
 func (s *Store) ClientSecrets(ctx context.Context, clientID string) ([]store.ClientSecret, error) {
-	rows, err := s.r.query(ctx, `SELECT id, client_id, hash, created_at, expires_at FROM client_secrets
+	rows, err := s.rq.query(ctx, `SELECT id, client_id, hash, created_at, expires_at FROM client_secrets
 		WHERE client_id = ? ORDER BY created_at, id`, clientID)
 	if err != nil {
 		return nil, mapErr("client secrets", err)
@@ -174,7 +174,7 @@ func (s *Store) ClientSecrets(ctx context.Context, clientID string) ([]store.Cli
 
 // DeleteClientSecretByHash implements store.Clients (leaked-secret response).
 func (s *Store) DeleteClientSecretByHash(ctx context.Context, hash string) (string, error) {
-	row, err := s.w.queryRow(ctx, `DELETE FROM client_secrets WHERE hash = ? RETURNING client_id`, hash)
+	row, err := s.wq.queryRow(ctx, `DELETE FROM client_secrets WHERE hash = ? RETURNING client_id`, hash)
 	if err != nil {
 		return "", mapErr("delete client secret by hash", err)
 	}
@@ -188,6 +188,6 @@ func (s *Store) DeleteClientSecretByHash(ctx context.Context, hash string) (stri
 // DeleteClientSecret implements store.Clients; ErrNotFound when the secret
 // is not the client's.
 func (s *Store) DeleteClientSecret(ctx context.Context, clientID, secretID string) error {
-	res, err := s.w.exec(ctx, `DELETE FROM client_secrets WHERE client_id = ? AND id = ?`, clientID, secretID)
+	res, err := s.wq.exec(ctx, `DELETE FROM client_secrets WHERE client_id = ? AND id = ?`, clientID, secretID)
 	return affectedOne("delete client secret", res, err)
 }

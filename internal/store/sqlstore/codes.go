@@ -35,7 +35,7 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	if err != nil {
 		return mapErr("create auth code", err)
 	}
-	return mapErr("create auth code", s.batch.do(ctx, func(t *tx) error {
+	return mapErr("create auth code", s.batchDo(ctx, func(t *tx) error {
 		_, err := t.exec(context.Background(), `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge, c.CodeChallengeMethod,
 			c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt))
@@ -52,7 +52,7 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) 
 	consumed := false
 	// Group-committed (see batcher): within the shared transaction each
 	// UPDATE sees the ones before it, so exactly one redemption still wins.
-	err := s.batch.do(ctx, func(t *tx) error {
+	err := s.batchDo(ctx, func(t *tx) error {
 		row, err := t.queryRow(context.Background(), `UPDATE auth_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL
 			RETURNING `+codeCols, ms(at), hash)
 		if err != nil {
@@ -63,7 +63,23 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) 
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // not ours to consume; decided below
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// The grant's state as of this consumption. A replay can revoke the
+		// grant only once it sees the code consumed, that is after this
+		// transaction commits, so what is read here is never the replay's
+		// doing (see store.AuthCode.GrantRevoked).
+		row, err = t.queryRow(context.Background(), `SELECT revoked_at FROM grants WHERE id = ?`, c.GrantID)
+		if err != nil {
+			return err
+		}
+		var revoked sql.NullInt64
+		if err := row.Scan(&revoked); err != nil {
+			return err
+		}
+		c.GrantRevoked = revoked.Valid
+		return nil
 	})
 	if err != nil {
 		return nil, mapErr("consume auth code", err)
@@ -73,7 +89,7 @@ func (s *Store) ConsumeAuthCode(ctx context.Context, hash string, at time.Time) 
 	}
 	// Nothing changed: either used before (a replay the caller must answer by
 	// revoking the grant) or unknown.
-	row, err := s.r.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
+	row, err := s.rq.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
 	if err != nil {
 		return nil, mapErr("consume auth code", err)
 	}

@@ -31,7 +31,7 @@ func (s *Store) UpsertConsent(ctx context.Context, c *store.Consent) error {
 	if err != nil {
 		return mapErr("upsert consent", err)
 	}
-	_, err = s.w.exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?)
+	_, err = s.wq.exec(ctx, `INSERT INTO consents (`+consentCols+`) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
 		c.UserID, c.ClientID, scopes, ms(c.CreatedAt), ms(c.UpdatedAt))
 	return mapErr("upsert consent", err)
@@ -39,7 +39,7 @@ func (s *Store) UpsertConsent(ctx context.Context, c *store.Consent) error {
 
 // Consent implements store.Consents.
 func (s *Store) Consent(ctx context.Context, userID, clientID string) (*store.Consent, error) {
-	row, err := s.r.queryRow(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+	row, err := s.rq.queryRow(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
 	if err != nil {
 		return nil, mapErr("consent", err)
 	}
@@ -52,7 +52,7 @@ func (s *Store) Consent(ctx context.Context, userID, clientID string) (*store.Co
 
 // ListConsents implements store.Consents, most recently updated first.
 func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
-	rows, err := s.r.query(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = ? ORDER BY updated_at DESC, client_id`, userID)
+	rows, err := s.rq.query(ctx, `SELECT `+consentCols+` FROM consents WHERE user_id = ? ORDER BY updated_at DESC, client_id`, userID)
 	if err != nil {
 		return nil, mapErr("list consents", err)
 	}
@@ -69,17 +69,10 @@ func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consen
 }
 
 // DeleteConsent implements store.Consents. It is not an error when there was
-// no consent: the grants are revoked all the same, which is what a user
-// pressing "revoke access" wants.
-func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, at time.Time) error {
-	return mapErr("delete consent", s.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID); err != nil {
-			return err
-		}
-		_, err := t.exec(ctx, `UPDATE grants SET revoked_at = ? WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`,
-			ms(at), userID, clientID)
-		return err
-	}))
+// no consent.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	_, err := s.wq.exec(ctx, `DELETE FROM consents WHERE user_id = ? AND client_id = ?`, userID, clientID)
+	return mapErr("delete consent", err)
 }
 
 // ---------------------------------------------------------------- grants
@@ -90,7 +83,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if err != nil {
 		return mapErr("create grant", err)
 	}
-	return mapErr("create grant", s.batch.do(ctx, func(t *tx) error {
+	return mapErr("create grant", s.batchDo(ctx, func(t *tx) error {
 		_, err := t.exec(context.Background(), `INSERT INTO grants (id, client_id, user_id, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			g.ID, g.ClientID, g.UserID, scopes, ms(g.CreatedAt), nullMS(g.RevokedAt))
 		return err
@@ -99,7 +92,7 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 
 // GrantByID implements store.Grants.
 func (s *Store) GrantByID(ctx context.Context, id string) (*store.Grant, error) {
-	row, err := s.r.queryRow(ctx, `SELECT id, client_id, user_id, scopes, created_at, revoked_at FROM grants WHERE id = ?`, id)
+	row, err := s.rq.queryRow(ctx, `SELECT id, client_id, user_id, scopes, created_at, revoked_at FROM grants WHERE id = ?`, id)
 	if err != nil {
 		return nil, mapErr("grant by id", err)
 	}
@@ -122,6 +115,12 @@ func (s *Store) GrantByID(ctx context.Context, id string) (*store.Grant, error) 
 // RevokeGrant implements store.Grants. Revoking again keeps the first
 // revocation time; ErrNotFound for an unknown grant.
 func (s *Store) RevokeGrant(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), id)
+	res, err := s.wq.exec(ctx, `UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), id)
 	return affectedOne("revoke grant", res, err)
+}
+
+// RevokeGrants implements store.Grants.
+func (s *Store) RevokeGrants(ctx context.Context, userID, clientID string, at time.Time) (int64, error) {
+	return s.deleteCount(ctx, "revoke grants", `UPDATE grants SET revoked_at = ?
+		WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL`, ms(at), userID, clientID)
 }

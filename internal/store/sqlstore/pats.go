@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -16,7 +17,7 @@ func (s *Store) CreatePAT(ctx context.Context, p *store.PAT) error {
 	if err != nil {
 		return mapErr("create pat", err)
 	}
-	_, err = s.w.exec(ctx, `INSERT INTO pats (`+patCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.wq.exec(ctx, `INSERT INTO pats (`+patCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.Description, p.Hash, scopes, ms(p.CreatedAt), nullMS(p.ExpiresAt), nullMS(p.LastUsedAt), nullMS(p.RevokedAt))
 	return mapErr("create pat", err)
 }
@@ -24,7 +25,7 @@ func (s *Store) CreatePAT(ctx context.Context, p *store.PAT) error {
 // PATByHash implements store.PATs: one lookup on the unique hash index
 // joined with the owner.
 func (s *Store) PATByHash(ctx context.Context, hash string) (*store.PATInfo, error) {
-	row, err := s.r.queryRow(ctx, `SELECT p.id, p.user_id, p.description, p.hash, p.scopes, p.created_at,
+	row, err := s.rq.queryRow(ctx, `SELECT p.id, p.user_id, p.description, p.hash, p.scopes, p.created_at,
 			p.expires_at, p.last_used_at, p.revoked_at, u.disabled, u.credentials_changed_at,
 			u.email, u.name, u.totp_enabled, u.created_at
 		FROM pats p JOIN users u ON u.id = p.user_id
@@ -57,7 +58,7 @@ type patInfoRow struct {
 
 // ListPATs implements store.PATs.
 func (s *Store) ListPATs(ctx context.Context, userID string) ([]store.PAT, error) {
-	rows, err := s.r.query(ctx, `SELECT `+patCols+` FROM pats WHERE user_id = ? AND revoked_at IS NULL
+	rows, err := s.rq.query(ctx, `SELECT `+patCols+` FROM pats WHERE user_id = ? AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, userID)
 	if err != nil {
 		return nil, mapErr("list pats", err)
@@ -85,7 +86,7 @@ func (s *Store) ListPATs(ctx context.Context, userID string) ([]store.PAT, error
 
 // RevokePAT implements store.PATs. Revoking twice keeps the first time.
 func (s *Store) RevokePAT(ctx context.Context, userID, id string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE pats SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
+	res, err := s.wq.exec(ctx, `UPDATE pats SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_id = ?`,
 		ms(at), id, userID)
 	return affectedOne("revoke pat", res, err)
 }
@@ -93,7 +94,7 @@ func (s *Store) RevokePAT(ctx context.Context, userID, id string, at time.Time) 
 // RevokePATByHash implements store.PATs; ErrNotFound when no PAT has the
 // hash, so a leak report can say whether it matched anything.
 func (s *Store) RevokePATByHash(ctx context.Context, hash string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE pats SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?`, ms(at), hash)
+	res, err := s.wq.exec(ctx, `UPDATE pats SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ?`, ms(at), hash)
 	return affectedOne("revoke pat by hash", res, err)
 }
 
@@ -106,14 +107,24 @@ func (s *Store) TouchPATs(ctx context.Context, lastUsed map[string]time.Time) er
 }
 
 // touch runs one stamp UPDATE per entry in a single transaction: one commit
-// for the whole batch.
+// for the whole batch. Rows are updated in ascending id order. Each UPDATE
+// holds its row lock until the commit, so two replicas walking overlapping
+// batches in different (map) orders could each hold a row the other wants
+// next, and PostgreSQL would abort one of them (deadlock_detected); in one
+// global order the later flusher only waits for the earlier one.
 func (s *Store) touch(ctx context.Context, query string, lastUsed map[string]time.Time) error {
 	if len(lastUsed) == 0 {
 		return nil
 	}
+	ids := make([]string, 0, len(lastUsed))
+	for id := range lastUsed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	return s.inTx(ctx, func(t *tx) error {
-		for id, at := range lastUsed {
-			if _, err := t.exec(ctx, query, ms(at), id, ms(at)); err != nil {
+		for _, id := range ids {
+			at := ms(lastUsed[id])
+			if _, err := t.exec(ctx, query, at, id, at); err != nil {
 				return err
 			}
 		}

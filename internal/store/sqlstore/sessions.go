@@ -20,14 +20,14 @@ func scanSession(sc interface{ Scan(...any) error }, x *store.Session) error {
 
 // CreateSession implements store.Sessions.
 func (s *Store) CreateSession(ctx context.Context, x *store.Session) error {
-	_, err := s.w.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		x.ID, x.UserID, x.CSRFSecret, x.MFAPending, x.UserAgent, x.IP, ms(x.CreatedAt), ms(x.LastSeenAt), ms(x.ExpiresAt))
 	return mapErr("create session", err)
 }
 
 // SessionByID implements store.Sessions.
 func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, error) {
-	row, err := s.r.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id)
+	row, err := s.rq.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id)
 	if err != nil {
 		return nil, mapErr("session by id", err)
 	}
@@ -40,33 +40,33 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, err
 
 // TouchSession implements store.Sessions.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, ms(at), id)
+	res, err := s.wq.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, ms(at), id)
 	return affectedOne("touch session", res, err)
 }
 
 // CompleteMFA implements store.Sessions.
 func (s *Store) CompleteMFA(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE sessions SET mfa_pending = ?, last_seen_at = ? WHERE id = ?`, false, ms(at), id)
+	res, err := s.wq.exec(ctx, `UPDATE sessions SET mfa_pending = ?, last_seen_at = ? WHERE id = ?`, false, ms(at), id)
 	return affectedOne("complete mfa", res, err)
 }
 
 // DeleteSession implements store.Sessions. Deleting a session that is gone
 // already is not an error (sign-out is idempotent).
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	_, err := s.w.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	_, err := s.wq.exec(ctx, `DELETE FROM sessions WHERE id = ?`, id)
 	return mapErr("delete session", err)
 }
 
 // DeleteUserSessions implements store.Sessions.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) error {
 	// exceptID "" matches no session id, so one statement covers both cases.
-	_, err := s.w.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, exceptID)
+	_, err := s.wq.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, exceptID)
 	return mapErr("delete user sessions", err)
 }
 
 // ListUserSessions implements store.Sessions, most recently used first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := s.r.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC, id`, userID)
+	rows, err := s.rq.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? ORDER BY last_seen_at DESC, id`, userID)
 	if err != nil {
 		return nil, mapErr("list sessions", err)
 	}
@@ -88,7 +88,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 }
 
 func (s *Store) deleteCount(ctx context.Context, op, query string, args ...any) (int64, error) {
-	res, err := s.w.exec(ctx, query, args...)
+	res, err := s.wq.exec(ctx, query, args...)
 	if err != nil {
 		return 0, mapErr(op, err)
 	}

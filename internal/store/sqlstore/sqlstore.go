@@ -53,6 +53,14 @@ type Store struct {
 	r       *pool // SELECTs; the same pool as w on PostgreSQL
 	batch   *batcher
 	closers []func() error // run first by Close (see OnClose)
+
+	// wq and rq are what the methods write and read through: the pools on
+	// a Store from New, the one transaction on a Store that InTx hands out
+	// (see bound). Every method goes through them, so a transaction-bound
+	// Store runs the very same SQL as a plain one.
+	wq, rq querier
+	// tx is non-nil on a transaction-bound Store.
+	tx *tx
 }
 
 var _ store.Store = (*Store)(nil)
@@ -72,6 +80,7 @@ func New(dialect string, write, read *sql.DB) (*Store, error) {
 	if read != nil && read != write {
 		s.r = &pool{db: read, rebind: rebind, detach: dialect == SQLite}
 	}
+	s.wq, s.rq = s.w, s.r
 	s.batch = newBatcher(s, 128)
 	return s, nil
 }
@@ -94,8 +103,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // before the pools close (the sqlite package stops its checkpointer here).
 func (s *Store) OnClose(fn func() error) { s.closers = append(s.closers, fn) }
 
-// Close implements store.Store.
+// Close implements store.Store. On a transaction-bound Store (inside InTx)
+// it does nothing: the Store it came from owns the pools.
 func (s *Store) Close() error {
+	if s.tx != nil {
+		return nil
+	}
 	s.batch.close()
 	var err error
 	for _, c := range s.closers {
@@ -335,20 +348,33 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	return st.QueryContext(ctx, args...)
 }
 
-// inTx runs fn in a write transaction, committing when it returns nil.
-// (SQLite write connections begin IMMEDIATE, see package sqlite, so the write
-// lock is taken up front and a transaction never fails half-way on a lock
-// upgrade.)
+// inTx runs fn in a write transaction, committing when it returns nil and
+// rolling back when it returns an error or panics (the panic goes on). On a
+// transaction-bound Store fn simply runs in that transaction. (SQLite write
+// connections begin IMMEDIATE, see package sqlite, so the write lock is taken
+// up front and a transaction never fails half-way on a lock upgrade.)
 func (s *Store) inTx(ctx context.Context, fn func(t *tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	sqlTx, err := s.w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	t := &tx{p: s.w, tx: sqlTx}
+	committed := false
+	defer func() {
+		// A panicking fn must not keep the transaction open: on SQLite it
+		// holds the only write connection, and every later write would wait
+		// for it forever.
+		if !committed {
+			_ = sqlTx.Rollback()
+		}
+	}()
 	if err := fn(t); err != nil {
-		_ = sqlTx.Rollback()
 		return err
 	}
+	committed = true // Commit releases the connection whether or not it succeeds
 	if err := sqlTx.Commit(); err != nil {
 		return err
 	}
@@ -367,7 +393,8 @@ func mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) || errors.Is(err, store.ErrInvalidText) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyUsed) ||
+		errors.Is(err, store.ErrInvalidText) || errors.Is(err, store.ErrSerialization) {
 		return fmt.Errorf("%s: %w", op, err) // mapped already, e.g. inside a transaction
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -382,6 +409,8 @@ func mapErr(op string, err error) error {
 			return fmt.Errorf("%s: %w: %w", op, store.ErrNotFound, err)
 		case "22021", "22P05": // character_not_in_repertoire (invalid UTF-8, NUL), untranslatable_character
 			return fmt.Errorf("%s: %w: %w", op, store.ErrInvalidText, err)
+		case "40001", "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%s: %w: %w", op, store.ErrSerialization, err)
 		}
 	}
 	var liteErr *sqlite.Error
@@ -391,6 +420,9 @@ func mapErr(op string, err error) error {
 			return fmt.Errorf("%s: %w: %w", op, store.ErrConflict, err)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%s: %w: %w", op, store.ErrNotFound, err)
+		}
+		if liteErr.Code()&0xff == sqlite3.SQLITE_BUSY { // busy_timeout ran out (another process held the file)
+			return fmt.Errorf("%s: %w: %w", op, store.ErrSerialization, err)
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)

@@ -57,7 +57,7 @@ func (s *Store) Reserve(ctx context.Context, key string, at time.Time, p store.T
 	now := ms(at)
 	cutoff := ms(at.Add(-p.Window))
 	base, maxD := p.BaseDelay.Milliseconds(), p.MaxDelay.Milliseconds()
-	row, err := s.w.queryRow(ctx, reserveSQL,
+	row, err := s.wq.queryRow(ctx, reserveSQL,
 		key, now, now,
 		cutoff, cutoff,
 		int64(p.Limit), p.LockFor.Milliseconds(),
@@ -76,7 +76,7 @@ func (s *Store) Reserve(ctx context.Context, key string, at time.Time, p store.T
 	}
 	// Refused: report the state that refused it, for Retry-After. It may
 	// have moved on since; callers treat it as advice.
-	row, err = s.w.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ?`, key)
+	row, err = s.wq.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ?`, key)
 	if err != nil {
 		return store.Reservation{}, mapErr("reserve attempt", err)
 	}
@@ -98,7 +98,7 @@ func (s *Store) Refund(ctx context.Context, key string, r store.Reservation) err
 	if !r.Granted {
 		return nil
 	}
-	_, err := s.w.exec(ctx, `UPDATE throttle SET
+	_, err := s.wq.exec(ctx, `UPDATE throttle SET
 			last_at = CASE WHEN failures = CAST(? AS BIGINT) AND last_at = CAST(? AS BIGINT) THEN prev_at ELSE last_at END,
 			failures = failures - 1
 		WHERE key = ? AND failures > 0`,
@@ -108,7 +108,7 @@ func (s *Store) Refund(ctx context.Context, key string, r store.Reservation) err
 
 // Failures implements store.Throttle.
 func (s *Store) Failures(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
-	row, err := s.r.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ? AND last_at >= ? AND failures > 0`,
+	row, err := s.rq.queryRow(ctx, `SELECT failures, last_at FROM throttle WHERE key = ? AND last_at >= ? AND failures > 0`,
 		key, ms(now.Add(-window)))
 	if err != nil {
 		return 0, time.Time{}, mapErr("failures", err)
@@ -128,6 +128,6 @@ func (s *Store) Failures(ctx context.Context, key string, now time.Time, window 
 
 // ClearFailures implements store.Throttle.
 func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	_, err := s.w.exec(ctx, `DELETE FROM throttle WHERE key = ?`, key)
+	_, err := s.wq.exec(ctx, `DELETE FROM throttle WHERE key = ?`, key)
 	return mapErr("clear failures", err)
 }

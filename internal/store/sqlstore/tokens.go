@@ -58,7 +58,7 @@ func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error 
 	if len(tokens) == 0 {
 		return nil
 	}
-	return mapErr("create tokens", s.batch.do(ctx, func(t *tx) error {
+	return mapErr("create tokens", s.batchDo(ctx, func(t *tx) error {
 		for _, tok := range tokens {
 			if err := insertToken(context.Background(), t, tok); err != nil {
 				return err
@@ -71,7 +71,7 @@ func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error 
 // TokenByHash implements store.Tokens: one primary-key lookup joined with
 // the token's grant (absent for client_credentials tokens), client and user.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo, error) {
-	row, err := s.r.queryRow(ctx, `SELECT t.hash, t.id, t.kind, t.grant_id, t.client_id, t.user_id, t.scopes,
+	row, err := s.rq.queryRow(ctx, `SELECT t.hash, t.id, t.kind, t.grant_id, t.client_id, t.user_id, t.scopes,
 			t.created_at, t.expires_at, t.consumed_at, t.revoked_at,
 			g.revoked_at, c.status, u.disabled, u.credentials_changed_at,
 			u.email, u.name, u.totp_enabled, u.created_at
@@ -121,7 +121,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash string, at time.Tim
 	// Group-committed like issuance: concurrent rotations share a commit.
 	// Inside the shared transaction each rotation still sees the ones before
 	// it, so the conditional UPDATE decides races exactly as on its own.
-	err := s.batch.do(ctx, func(t *tx) error {
+	err := s.batchDo(ctx, func(t *tx) error {
 		ctx := context.Background() // the batch's, not one request's
 		used = false
 		row, err := t.queryRow(ctx, `UPDATE tokens SET consumed_at = ?
@@ -161,27 +161,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, hash string, at time.Tim
 	return &old, nil
 }
 
-// RevokeToken implements store.Tokens. Revoking twice keeps the first time.
+// RevokeToken implements store.Tokens: this token only. Revoking twice keeps
+// the first time.
 func (s *Store) RevokeToken(ctx context.Context, hash string, at time.Time) (*store.Token, error) {
-	var tok store.Token
-	err := s.inTx(ctx, func(t *tx) error {
-		row, err := t.queryRow(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ? RETURNING `+tokenCols,
-			ms(at), hash)
-		if err != nil {
-			return err
-		}
-		if err := scanToken(row, &tok); err != nil {
-			return err
-		}
-		if tok.Kind != store.TokenRefresh || tok.GrantID == "" {
-			return nil
-		}
-		// RFC 7009 §2.1: revoking a refresh token should also invalidate the
-		// access tokens of the same grant; revoking the family does that.
-		_, err = t.exec(ctx, `UPDATE grants SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, ms(at), tok.GrantID)
-		return err
-	})
+	row, err := s.wq.queryRow(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE hash = ? RETURNING `+tokenCols,
+		ms(at), hash)
 	if err != nil {
+		return nil, mapErr("revoke token", err)
+	}
+	var tok store.Token
+	if err := scanToken(row, &tok); err != nil {
 		return nil, mapErr("revoke token", err)
 	}
 	return &tok, nil

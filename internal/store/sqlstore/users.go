@@ -24,7 +24,7 @@ func scanUser(sc interface{ Scan(...any) error }, u *store.User) error {
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := s.w.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.Name, u.PasswordHash, u.Admin, u.Disabled, u.TOTPSecret, u.TOTPEnabled,
 		ms(u.CredentialsChangedAt), ms(u.CreatedAt), ms(u.UpdatedAt))
 	return mapErr("create user", err)
@@ -41,7 +41,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*store.User, err
 }
 
 func (s *Store) userBy(ctx context.Context, op, query, arg string) (*store.User, error) {
-	row, err := s.r.queryRow(ctx, query, arg)
+	row, err := s.rq.queryRow(ctx, query, arg)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -54,7 +54,7 @@ func (s *Store) userBy(ctx context.Context, op, query, arg string) (*store.User,
 
 // ListUsers implements store.Users, oldest account first.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.query(ctx, `SELECT `+userCols+` FROM users ORDER BY created_at, id`)
+	rows, err := s.rq.query(ctx, `SELECT `+userCols+` FROM users ORDER BY created_at, id`)
 	if err != nil {
 		return nil, mapErr("list users", err)
 	}
@@ -77,12 +77,12 @@ func (s *Store) UpdatePassword(ctx context.Context, userID, hash string, rotate 
 		err error
 	)
 	if rotate {
-		res, err = s.w.exec(ctx, `UPDATE users SET password_hash = ?, credentials_changed_at = ?, updated_at = ? WHERE id = ?`,
+		res, err = s.wq.exec(ctx, `UPDATE users SET password_hash = ?, credentials_changed_at = ?, updated_at = ? WHERE id = ?`,
 			hash, ms(at), ms(at), userID)
 	} else {
 		// A transparent rehash is not a credential change: sessions and PATs
 		// stay valid.
-		res, err = s.w.exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
+		res, err = s.wq.exec(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
 			hash, ms(at), userID)
 	}
 	return affectedOne("update password", res, err)
@@ -97,10 +97,10 @@ func (s *Store) SetDisabled(ctx context.Context, userID string, disabled bool, a
 		err error
 	)
 	if disabled {
-		res, err = s.w.exec(ctx, `UPDATE users SET disabled = ?, credentials_changed_at = ?, updated_at = ? WHERE id = ?`,
+		res, err = s.wq.exec(ctx, `UPDATE users SET disabled = ?, credentials_changed_at = ?, updated_at = ? WHERE id = ?`,
 			true, ms(at), ms(at), userID)
 	} else {
-		res, err = s.w.exec(ctx, `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`,
+		res, err = s.wq.exec(ctx, `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`,
 			false, ms(at), userID)
 	}
 	return affectedOne("set disabled", res, err)
@@ -108,7 +108,7 @@ func (s *Store) SetDisabled(ctx context.Context, userID string, disabled bool, a
 
 // SetTOTP implements store.Users.
 func (s *Store) SetTOTP(ctx context.Context, userID, sealedSecret string, enabled bool, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE users SET totp_secret = ?, totp_enabled = ?, updated_at = ? WHERE id = ?`,
+	res, err := s.wq.exec(ctx, `UPDATE users SET totp_secret = ?, totp_enabled = ?, updated_at = ? WHERE id = ?`,
 		sealedSecret, enabled, ms(at), userID)
 	return affectedOne("set totp", res, err)
 }
@@ -116,7 +116,7 @@ func (s *Store) SetTOTP(ctx context.Context, userID, sealedSecret string, enable
 // UseTOTPStep implements store.Users: the (user_id, step) primary key
 // refuses a second insert, even from a concurrent request or another replica.
 func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64, at time.Time) error {
-	_, err := s.w.exec(ctx, `INSERT INTO totp_used_steps (user_id, step, used_at) VALUES (?, ?, ?)`,
+	_, err := s.wq.exec(ctx, `INSERT INTO totp_used_steps (user_id, step, used_at) VALUES (?, ?, ?)`,
 		userID, step, ms(at))
 	err = mapErr("use totp step", err)
 	if isConflict(err) {
@@ -144,14 +144,14 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 // UseRecoveryCode implements store.Users with one conditional UPDATE: of
 // concurrent uses of the same code exactly one changes a row.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) error {
-	res, err := s.w.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL`,
+	res, err := s.wq.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND hash = ? AND used_at IS NULL`,
 		ms(at), userID, hash)
 	return affectedOne("use recovery code", res, err)
 }
 
 // CountRecoveryCodes implements store.Users.
 func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
-	row, err := s.r.queryRow(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL`, userID)
+	row, err := s.rq.queryRow(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL`, userID)
 	if err != nil {
 		return 0, mapErr("count recovery codes", err)
 	}

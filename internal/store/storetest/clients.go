@@ -225,28 +225,55 @@ func testConsentUpsert(t *testing.T, f *fixture) {
 	wantErr(t, f.s.UpsertConsent(f.ctx, &store.Consent{UserID: u.ID, ClientID: "nope", CreatedAt: f.now, UpdatedAt: f.now}), store.ErrNotFound)
 }
 
-func testConsentDeleteRevokesGrants(t *testing.T, f *fixture) {
+// testConsentDelete: DeleteConsent forgets that one consent and does nothing
+// else; revoking the grants is the service's (RevokeGrants).
+func testConsentDelete(t *testing.T, f *fixture) {
+	w := f.world()
+	otherClient := f.client(w.u.ID)
+	otherUser := f.user()
+	for _, c := range []struct{ u, c string }{{w.u.ID, w.c.ID}, {w.u.ID, otherClient.ID}, {otherUser.ID, w.c.ID}} {
+		must(t, f.s.UpsertConsent(f.ctx, &store.Consent{UserID: c.u, ClientID: c.c, Scopes: []string{"openid"}, CreatedAt: f.now, UpdatedAt: f.now}))
+	}
+	must(t, f.s.DeleteConsent(f.ctx, w.u.ID, w.c.ID))
+	_, err := f.s.Consent(f.ctx, w.u.ID, w.c.ID)
+	wantErr(t, err, store.ErrNotFound)
+	for _, c := range []struct{ u, c string }{{w.u.ID, otherClient.ID}, {otherUser.ID, w.c.ID}} {
+		_, err := f.s.Consent(f.ctx, c.u, c.c)
+		must(t, err)
+	}
+	g, err := f.s.GrantByID(f.ctx, w.g.ID)
+	must(t, err)
+	if g.RevokedAt != nil {
+		t.Fatal("DeleteConsent revoked a grant; that is the caller's decision")
+	}
+	// Without a consent left, deleting again is harmless.
+	must(t, f.s.DeleteConsent(f.ctx, w.u.ID, w.c.ID))
+}
+
+// testRevokeGrants: every grant of one user for one client, earlier
+// revocation times kept, nobody else's grants touched.
+func testRevokeGrants(t *testing.T, f *fixture) {
 	w := f.world()
 	g2 := f.grant(w.c.ID, w.u.ID) // a second family, same user and client
+	g3 := f.grant(w.c.ID, w.u.ID)
 	otherClient := f.client(w.u.ID)
 	otherGrant := f.grant(otherClient.ID, w.u.ID)
 	otherUser := f.user()
 	otherUsersGrant := f.grant(w.c.ID, otherUser.ID)
 	access := f.token(store.TokenAccess, w.g)
-	for _, c := range []struct{ u, c string }{{w.u.ID, w.c.ID}, {w.u.ID, otherClient.ID}, {otherUser.ID, w.c.ID}} {
-		must(t, f.s.UpsertConsent(f.ctx, &store.Consent{UserID: c.u, ClientID: c.c, Scopes: []string{"openid"}, CreatedAt: f.now, UpdatedAt: f.now}))
-	}
-	// g2 was revoked earlier; DeleteConsent keeps that time.
 	must(t, f.s.RevokeGrant(f.ctx, g2.ID, f.at(-time.Hour)))
 
-	must(t, f.s.DeleteConsent(f.ctx, w.u.ID, w.c.ID, f.now))
-
-	_, err := f.s.Consent(f.ctx, w.u.ID, w.c.ID)
-	wantErr(t, err, store.ErrNotFound)
-	g, err := f.s.GrantByID(f.ctx, w.g.ID)
+	n, err := f.s.RevokeGrants(f.ctx, w.u.ID, w.c.ID, f.now)
 	must(t, err)
-	equal(t, "revoked grant", g.RevokedAt, ptr(f.now))
-	g, err = f.s.GrantByID(f.ctx, g2.ID)
+	if n != 2 {
+		t.Fatalf("RevokeGrants = %d, want 2 (the one revoked before does not count)", n)
+	}
+	for _, id := range []string{w.g.ID, g3.ID} {
+		g, err := f.s.GrantByID(f.ctx, id)
+		must(t, err)
+		equal(t, "revoked grant", g.RevokedAt, ptr(f.now))
+	}
+	g, err := f.s.GrantByID(f.ctx, g2.ID)
 	must(t, err)
 	equal(t, "earlier revocation", g.RevokedAt, ptr(f.at(-time.Hour)))
 	info, err := f.s.TokenByHash(f.ctx, access.Hash)
@@ -261,12 +288,11 @@ func testConsentDeleteRevokesGrants(t *testing.T, f *fixture) {
 			t.Errorf("grant %s of another user or client was revoked", id)
 		}
 	}
-	for _, c := range []struct{ u, c string }{{w.u.ID, otherClient.ID}, {otherUser.ID, w.c.ID}} {
-		_, err := f.s.Consent(f.ctx, c.u, c.c)
-		must(t, err)
+	n, err = f.s.RevokeGrants(f.ctx, w.u.ID, w.c.ID, f.at(time.Hour))
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("RevokeGrants again = %d, want 0", n)
 	}
-	// Without a consent left, deleting again is harmless.
-	must(t, f.s.DeleteConsent(f.ctx, w.u.ID, w.c.ID, f.at(time.Hour)))
 }
 
 // ---------------------------------------------------------------- grants
@@ -310,6 +336,15 @@ func testCodeConsume(t *testing.T, f *fixture) {
 		t.Fatal("replayed code: nil record with ErrAlreadyUsed")
 	}
 	equal(t, "replayed code", got, &want) // first use time kept
+
+	// GrantRevoked reports the grant's state at consumption.
+	c2 := f.code(w.g)
+	must(t, f.s.RevokeGrant(f.ctx, w.g.ID, f.now))
+	got, err = f.s.ConsumeAuthCode(f.ctx, c2.Hash, f.at(time.Second))
+	must(t, err)
+	if !got.GrantRevoked {
+		t.Fatal("code of a revoked grant consumed with GrantRevoked = false")
+	}
 
 	got, err = f.s.ConsumeAuthCode(f.ctx, "nope", f.now)
 	wantErr(t, err, store.ErrNotFound)

@@ -82,9 +82,10 @@ func cases() []testCase {
 		{"clients/delete_cascades", testClientDeleteCascades},
 
 		{"consents/upsert_get_list", testConsentUpsert},
-		{"consents/delete_revokes_grants", testConsentDeleteRevokesGrants},
+		{"consents/delete", testConsentDelete},
 
 		{"grants/create_get_revoke", testGrants},
+		{"grants/revoke_user_client", testRevokeGrants},
 
 		{"codes/consume", testCodeConsume},
 		{"codes/round_trip", testCodeRoundTrip},
@@ -96,7 +97,7 @@ func cases() []testCase {
 		{"tokens/rotate", testTokenRotate},
 		{"tokens/rotate_rolls_back", testTokenRotateRollback},
 		{"tokens/revoke_access", testTokenRevokeAccess},
-		{"tokens/revoke_refresh_revokes_grant", testTokenRevokeRefresh},
+		{"tokens/revoke_refresh_only_the_token", testTokenRevokeRefresh},
 		{"tokens/delete_expired", testTokenDeleteExpired},
 		{"codes/delete_expired", testAuthCodeDeleteExpired},
 
@@ -112,6 +113,15 @@ func cases() []testCase {
 		{"text/invalid_lookups", testInvalidTextLookups},
 		{"text/invalid_write", testInvalidTextWrite},
 
+		{"tx/commit", testTxCommit},
+		{"tx/rollback_on_error", testTxRollbackOnError},
+		{"tx/rollback_on_panic", testTxRollbackOnPanic},
+		{"tx/reads_see_own_writes", testTxReadsSeeWrites},
+		{"tx/grouped_writes_inside", testTxGroupedWrites},
+		{"tx/nested", testTxNested},
+		{"tx/lock_unknown", testTxLockUnknown},
+		{"tx/touch_sorted_batch", testTxTouchLarge},
+
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
 		{"race/totp_step", testRaceTOTPStep},
@@ -120,6 +130,8 @@ func cases() []testCase {
 		{"race/reserve_delay", testRaceReserveDelay},
 		{"race/reserve_refund", testRaceReserveRefund},
 		{"race/create_tokens", testRaceCreateTokens},
+		{"race/tx_count_then_create", testRaceTxCap},
+		{"race/tx_merge_consent", testRaceTxConsentMerge},
 	}
 }
 
