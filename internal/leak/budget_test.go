@@ -40,6 +40,10 @@ func (c *countingStore) ConsumeAuthCode(context.Context, string, time.Time) (*st
 }
 func (c *countingStore) RevokeGrant(context.Context, string, time.Time) error { return c.hit() }
 
+// InTx stands for the token revocation it would run: one operation that
+// finds nothing.
+func (c *countingStore) InTx(context.Context, func(store.Store) error) error { return c.hit() }
+
 // TestGlobalBudgetBoundsFlood: 300 addresses, each well within its own
 // limit, send one full request each at once. The database sees exactly the
 // global burst of checks; every other request is 429 with Retry-After, and
