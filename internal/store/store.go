@@ -281,6 +281,11 @@ type AuthCode struct {
 // AuthCodes persists authorization codes.
 type AuthCodes interface {
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// AuthCodeByHash returns the code, consumed or not, without changing it;
+	// ErrNotFound when unknown. The token endpoint checks a code's binding
+	// (client, redirect URI, PKCE) with it before consuming, so a request
+	// that fails those checks cannot burn the code of its rightful client.
+	AuthCodeByHash(ctx context.Context, hash string) (*AuthCode, error)
 	// ConsumeAuthCode marks the code used with one conditional UPDATE and
 	// returns it. A code used before returns the record AND ErrAlreadyUsed (so
 	// the caller can revoke its grant); an unknown code returns ErrNotFound.

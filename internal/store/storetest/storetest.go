@@ -86,6 +86,7 @@ func cases() []testCase {
 
 		{"codes/consume", testCodeConsume},
 		{"codes/round_trip", testCodeRoundTrip},
+		{"codes/read_does_not_consume", testCodeReadDoesNotConsume},
 
 		{"tokens/create_lookup", testTokenCreateLookup},
 		{"tokens/client_credentials_no_grant", testTokenNoGrant},
