@@ -93,6 +93,11 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 		if err := a.Store.MigrateUp(ctx); err != nil {
 			return err
 		}
+		// The schema now has the table that holds the key check: record it,
+		// or refuse a migration run with another key than the database's.
+		if err := a.VerifyMasterKey(ctx); err != nil {
+			return err
+		}
 	}
 	cur, latest, err := a.Store.SchemaVersion(ctx)
 	if err != nil {

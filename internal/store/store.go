@@ -36,11 +36,25 @@ type Store interface {
 	Tokens
 	PATs
 	APIKeys
+	Meta
 
 	// Ping reports whether the database is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the database handles.
 	Close() error
+}
+
+// ---------------------------------------------------------------- meta
+
+// Meta holds facts about the deployment itself, one value per name (the
+// master key check value is the first).
+type Meta interface {
+	// MetaValue returns the value stored under name; ErrNotFound when none.
+	MetaValue(ctx context.Context, name string) (string, error)
+	// InitMetaValue stores value under name unless a value is stored there
+	// already, and returns the value stored afterwards: the existing one, or
+	// value. The database decides, so concurrent callers all see one value.
+	InitMetaValue(ctx context.Context, name, value string, at time.Time) (string, error)
 }
 
 // ---------------------------------------------------------------- users

@@ -240,3 +240,41 @@ func TestPostgresNeedsMigrationThenServes(t *testing.T) {
 		t.Errorf("not serving from PostgreSQL:\n%s", p.log())
 	}
 }
+
+// TestServeRefusesWrongMasterKey: serve refuses a key file that others may
+// read, saying which chmod to run, and a key other than the one the database
+// was created with; the database file it created is private.
+func TestServeRefusesWrongMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(binary(t), args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GATEHOUSE_ADDR="+freeAddr(t), "GATEHOUSE_METRICS_ADDR=off")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(dir, "gatehouse.key")
+	if st, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("database file: %v %v", st, err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("serve"); err == nil || !strings.Contains(out, "chmod 600 gatehouse.key") {
+		t.Fatalf("key file 0644 accepted: %v\n%s", err, out)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, []byte(base64Std(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("serve"); err == nil || !strings.Contains(out, "the master key does not match the one this database was created with") {
+		t.Fatalf("another master key accepted: %v\n%s", err, out)
+	}
+}

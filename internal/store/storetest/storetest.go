@@ -108,6 +108,7 @@ func cases() []testCase {
 		{"apikeys/touch", testAPIKeyTouch},
 
 		{"ping", testPing},
+		{"meta/init_once", testMetaInitOnce},
 
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
@@ -115,6 +116,7 @@ func cases() []testCase {
 		{"race/recovery_code", testRaceRecoveryCode},
 		{"race/record_failure", testRaceRecordFailure},
 		{"race/create_tokens", testRaceCreateTokens},
+		{"race/init_meta_value", testRaceInitMetaValue},
 	}
 }
 
