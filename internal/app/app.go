@@ -197,7 +197,7 @@ func (a *App) Handler(version string) http.Handler {
 	}
 	areas = append(areas, a.tokenAreas()...)
 	return server.New(server.Options{
-		Log: a.Log, DB: a.Store, Registry: a.Registry,
+		Log: a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version,
 		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
