@@ -126,9 +126,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	h.endPending(w, r)
 	if u.TOTPEnabled {
 		// Half signed in: the pending session lives in its own cookie, so
-		// a session this browser already has (re-authentication) keeps
-		// working until the second factor is given — or forever, if it
-		// never is.
+		// a session this browser already has (re-authentication) is
+		// replaced only when the second factor is given, and stays as it
+		// was if it never is.
 		cookie, pending, err := h.id.StartSession(r.Context(), u.ID, true, r.UserAgent(), h.clientIP(r))
 		if err != nil {
 			h.serverError(w, r, err)
