@@ -6,6 +6,8 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,6 +57,10 @@ type App struct {
 	Registry *prometheus.Registry
 	Issuer   *url.URL
 
+	// keyCheck is the master key's check value (secret.KeyCheck); the key
+	// itself is not kept beyond the subkeys derived from it.
+	keyCheck string
+
 	// services (wiring: add each area's service here and build it in Open)
 	Identity      *identity.Service    // accounts, passwords, two-factor, sessions
 	Authn         *authn.Authenticator // API authentication (Basic + OTP-Token, bearer dispatch)
@@ -82,6 +88,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 	if err != nil {
 		return nil, err
 	}
+	keyCheck, err := secret.KeyCheck(key)
+	if err != nil {
+		return nil, err
+	}
 	issuer, err := url.Parse(cfg.Issuer)
 	if err != nil {
 		return nil, err
@@ -93,9 +103,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 	a := &App{
 		Config: cfg, Log: log, Store: st, Box: box, Hasher: hasher,
 		Now: time.Now, Rand: rand.Reader, Registry: prometheus.NewRegistry(), Issuer: issuer,
+		keyCheck: keyCheck,
 	}
 	if mode != NoSchemaCheck {
 		if err := a.ensureSchema(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		if err := a.VerifyMasterKey(ctx); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -127,6 +142,38 @@ func (a *App) ensureSchema(ctx context.Context) error {
 	return a.Store.MigrateUp(ctx)
 }
 
+// masterKeyCheckName is the meta row holding the master key check value.
+const masterKeyCheckName = "master_key_check"
+
+// ErrWrongMasterKey: the process holds another master key than the one the
+// database was first used with.
+var ErrWrongMasterKey = errors.New("the master key does not match the one this database was created with")
+
+// VerifyMasterKey compares the master key's check value with the one stored
+// in the database, storing it first when there is none (a new database, or
+// the first start of a version that keeps one). With another key every
+// client secret, token and API key would fail to authenticate and every
+// sealed TOTP seed fail to open — at request time, as 401s and 500s, long
+// after the server reported ready — so the process refuses to start instead.
+func (a *App) VerifyMasterKey(ctx context.Context) error {
+	stored, err := a.Store.InitMetaValue(ctx, masterKeyCheckName, a.keyCheck, a.Now())
+	if err != nil {
+		return fmt.Errorf("checking the master key: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(stored), []byte(a.keyCheck)) != 1 {
+		return fmt.Errorf("%w: start with the original key (%s); every credential and sealed secret in this database depends on it", ErrWrongMasterKey, a.keySource())
+	}
+	return nil
+}
+
+// keySource says where this process read its master key from.
+func (a *App) keySource() string {
+	if a.Config.MasterKey != "" {
+		return "GATEHOUSE_MASTER_KEY"
+	}
+	return "master_key_file " + a.Config.MasterKeyFile
+}
+
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
@@ -154,7 +201,7 @@ func (a *App) Handler(version string) http.Handler {
 	resolver, _ := clientaddr.New(a.Config.TrustedProxies, a.Config.ForwardedHeader)
 	return server.New(server.Options{
 		ClientAddr: resolver,
-		Log:        a.Log, DB: a.Store, Registry: a.Registry,
+		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version,
 		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},

@@ -67,6 +67,8 @@ func serverSettings(addr, database, masterKey string) map[string]string {
 		"GATEHOUSE_TLS_CERT":        "",
 		"GATEHOUSE_TLS_KEY":         "",
 		"GATEHOUSE_MIGRATE":         "always", // a fresh database or schema
+		"GATEHOUSE_METRICS_ADDR":    "off",    // the default port may be taken; nothing scrapes it
+		"GATEHOUSE_METRICS_TOKEN":   "",
 	}
 }
 

@@ -48,6 +48,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	h := a.Handler(Version)
+	// The metrics listener binds before the server reports itself listening,
+	// so a taken port is an error at start rather than a log line later.
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_addr: %w (set metrics_addr to another address, or off)", err)
+		}
+	}
 	// Startup (decompressing the password blocklist, migrations) leaves
 	// garbage the runtime would return to the OS only slowly; hand it back
 	// now so the idle footprint is the live heap, not the startup peak.
@@ -55,6 +65,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	go a.RunBackground(ctx)
 	if cfg.DebugAddr != "" {
 		go serveDebug(ctx, cfg.DebugAddr, log)
+	}
+	if metricsLn != nil {
+		go serveMetrics(ctx, metricsLn, server.MetricsHandler(a.Registry), log)
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", a.Store.Dialect(), "version", Version)
 	return server.Run(ctx, ln, h, log, cfg.ShutdownTimeout, cfg.TLSCert, cfg.TLSKey)
@@ -93,6 +106,11 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 		if err := a.Store.MigrateUp(ctx); err != nil {
 			return err
 		}
+		// The schema now has the table that holds the key check: record it,
+		// or refuse a migration run with another key than the database's.
+		if err := a.VerifyMasterKey(ctx); err != nil {
+			return err
+		}
 	}
 	cur, latest, err := a.Store.SchemaVersion(ctx)
 	if err != nil {
@@ -113,6 +131,22 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 func runConfigTable(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprint(env.Stdout, configTable())
 	return nil
+}
+
+// serveMetrics serves /metrics on its own listener (metrics_addr) until ctx
+// ends. Nothing else is routed there.
+func serveMetrics(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		log.Error("metrics listener", "err", err)
+	}
 }
 
 // serveDebug serves net/http/pprof on its own loopback listener, never on the

@@ -36,6 +36,12 @@ type Config struct {
 	AccessLog     bool
 	Migrate       string // auto | always | never
 	DebugAddr     string // pprof listener; "" = off
+	// MetricsAddr is the separate /metrics listener; "" = none ("off" in
+	// the settings is normalised to "").
+	MetricsAddr string
+	// MetricsToken, when set, also serves /metrics on the main listener to
+	// requests bearing it. Environment only, like MasterKey.
+	MetricsToken string
 
 	// TrustedProxies are the CIDRs whose forwarding header is believed
 	// (internal/clientaddr); empty: the client is the TCP peer.
@@ -124,6 +130,8 @@ var settings = []setting{
 		return nil
 	}},
 	{"forwarded_header", "X-Forwarded-For", "the header the trusted proxies write: X-Forwarded-For | Forwarded (RFC 7239); the other is ignored", true, str(func(c *Config) *string { return &c.ForwardedHeader })},
+	{"metrics_addr", "127.0.0.1:9464", "serve Prometheus /metrics on this separate listener; \"\" or off: none. The main listener answers 404 for /metrics unless metrics_token is set", true, str(func(c *Config) *string { return &c.MetricsAddr })},
+	{"metrics_token", "", "if set (at least 32 characters), the main listener also serves /metrics to requests with Authorization: Bearer <token> (environment only: GATEHOUSE_METRICS_TOKEN)", false, str(func(c *Config) *string { return &c.MetricsToken })},
 	{"migrate", "auto", "auto (migrate on start for SQLite, refuse unmigrated PostgreSQL) | always | never", true, str(func(c *Config) *string { return &c.Migrate })},
 	{"max_body_bytes", "1048576", "largest request body accepted", true, func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -150,6 +158,10 @@ var settings = []setting{
 		return err
 	}},
 }
+
+// envOnly are the secret settings read from the environment only: a flag
+// would show in ps, and a configuration file is too easily shared.
+var envOnly = map[string]bool{"master_key": true, "metrics_token": true}
 
 // EnvName is the environment variable of a setting key.
 func EnvName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
@@ -223,7 +235,7 @@ func Load(f *Flags, getenv func(string) string) (Config, error) {
 		}
 	}
 	for k := range fileVals {
-		if !known[k] || k == "master_key" {
+		if !known[k] || envOnly[k] {
 			errs = append(errs, fmt.Errorf("%s: unknown setting %q", c.ConfigFile, k))
 		}
 	}
@@ -285,6 +297,9 @@ func (c *Config) derive() {
 		c.Issuer = scheme + "://" + c.Addr
 	}
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if strings.EqualFold(c.MetricsAddr, "off") {
+		c.MetricsAddr = ""
+	}
 	if c.MasterKeyFile == "" && !c.IsPostgres() {
 		c.MasterKeyFile = filepath.Join(filepath.Dir(c.Database), "gatehouse.key")
 	}
@@ -307,6 +322,16 @@ func (c *Config) Validate() error {
 	}
 	if _, err := clientaddr.New(nil, c.ForwardedHeader); err != nil {
 		bad("forwarded_header: %v", err)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("metrics_addr %q: %v (use off to serve no metrics listener)", c.MetricsAddr, err)
+		}
+	}
+	// Enough to resist guessing: the token is compared in constant time but
+	// nothing throttles attempts.
+	if c.MetricsToken != "" && len(c.MetricsToken) < 32 {
+		bad("metrics_token must be at least 32 characters (e.g. `head -c 32 /dev/urandom | base64`)")
 	}
 	if c.Database == "" {
 		bad("database must be set")

@@ -183,3 +183,40 @@ gateway_routes:
 		t.Fatalf("misspelt field accepted: %v", err)
 	}
 }
+
+func TestMetricsSettings(t *testing.T) {
+	c, err := load(t, nil, nil)
+	if err != nil || c.MetricsAddr != "127.0.0.1:9464" || c.MetricsToken != "" {
+		t.Fatalf("defaults: %q %q %v", c.MetricsAddr, c.MetricsToken, err)
+	}
+	c, err = load(t, []string{"--metrics-addr", "off"}, nil)
+	if err != nil || c.MetricsAddr != "" {
+		t.Fatalf("off: %q %v", c.MetricsAddr, err)
+	}
+	file := filepath.Join(t.TempDir(), "g.yaml")
+	os.WriteFile(file, []byte("metrics_addr: \"\"\n"), 0o600)
+	c, err = load(t, nil, map[string]string{"GATEHOUSE_CONFIG": file})
+	if err != nil || c.MetricsAddr != "" {
+		t.Fatalf(`"" in the file: %q %v`, c.MetricsAddr, err)
+	}
+	token := strings.Repeat("t", 32)
+	c, err = load(t, nil, map[string]string{"GATEHOUSE_METRICS_TOKEN": token})
+	if err != nil || c.MetricsToken != token {
+		t.Fatalf("token from the environment: %q %v", c.MetricsToken, err)
+	}
+	if _, err := load(t, nil, map[string]string{"GATEHOUSE_METRICS_TOKEN": "short"}); err == nil || !strings.Contains(err.Error(), "metrics_token") {
+		t.Fatalf("short token: %v", err)
+	}
+	if _, err := load(t, []string{"--metrics-addr", "nope"}, nil); err == nil || !strings.Contains(err.Error(), "metrics_addr") {
+		t.Fatalf("bad address: %v", err)
+	}
+	os.WriteFile(file, []byte("metrics_token: "+token+"\n"), 0o600)
+	if _, err := load(t, nil, map[string]string{"GATEHOUSE_CONFIG": file}); err == nil || !strings.Contains(err.Error(), "metrics_token") {
+		t.Fatalf("token in the configuration file accepted: %v", err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	RegisterFlags(fs)
+	if fs.Lookup("metrics-token") != nil {
+		t.Fatal("metrics_token is a flag: it would show in ps")
+	}
+}

@@ -3,12 +3,21 @@ package oauth
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// redeemCode is the authorization_code grant (RFC 6749 §4.1.3).
+// redeemCode is the authorization_code grant (RFC 6749 §4.1.3). c is the
+// client the token endpoint already authenticated.
+//
+// The code is read first and consumed only once the request has proved it
+// comes from the code's rightful client (client id, redirect URI, PKCE
+// verifier) and the code is live. Whoever merely holds an intercepted code
+// therefore cannot burn it — nor, when it was used already, revoke the
+// tokens issued from it — by presenting it with another client's id or
+// without the verifier; the rightful client can still redeem it.
 func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequest) (*TokenResponse, error) {
 	if req.Code == "" {
 		return nil, ErrInvalidRequest("code is missing")
@@ -17,53 +26,34 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 		return nil, ErrInvalidGrant("the authorization code is invalid")
 	}
 	now := s.time()
-	// Single use, enforced by the database: the code is consumed with one
-	// conditional UPDATE before anything is minted.
-	ac, err := s.st.ConsumeAuthCode(ctx, s.hasher.Hash(req.Code), now)
+	hash := s.hasher.Hash(req.Code)
+	ac, err := s.st.AuthCodeByHash(ctx, hash)
 	switch {
-	case errors.Is(err, store.ErrAlreadyUsed):
-		// RFC 6749 §4.1.2: "If an authorization code is used more than once,
-		// the authorization server MUST deny the request and SHOULD revoke
-		// (when possible) all tokens previously issued based on that
-		// authorization code." Revoking the grant kills the whole family.
-		if rerr := s.st.RevokeGrant(ctx, ac.GrantID, now); rerr != nil {
-			return nil, ErrServerError(rerr)
-		}
-		s.log.WarnContext(ctx, "oauth: authorization code replayed; grant revoked",
-			"client_id", c.ID, "code_client_id", ac.ClientID, "grant_id", ac.GrantID, "user_id", ac.UserID)
-		return nil, ErrInvalidGrant("the authorization code was already used; every token issued from it is now revoked")
 	case errors.Is(err, store.ErrNotFound):
 		return nil, ErrInvalidGrant("the authorization code is invalid")
 	case err != nil:
 		return nil, ErrServerError(err)
 	}
-	// RFC 6749 §4.1.3: "ensure that the authorization code was issued to the
-	// authenticated confidential client, or if the client is public, ensure
-	// that the code was issued to "client_id" in the request".
-	if ac.ClientID != c.ID {
-		return nil, ErrInvalidGrant("the authorization code was issued to another client")
+	if e := s.checkCodeBinding(c, ac, req); e != nil {
+		return nil, e
+	}
+	if ac.ConsumedAt != nil {
+		return nil, s.codeReplayed(ctx, c, ac, now)
 	}
 	if !now.Before(ac.ExpiresAt) {
 		return nil, ErrInvalidGrant("the authorization code has expired (codes are valid for %v)", s.codeTTL)
 	}
-	// RFC 6749 §4.1.3: "ensure that the "redirect_uri" parameter is present
-	// if the "redirect_uri" parameter was included in the initial
-	// authorization request as described in Section 4.1.1, and if included
-	// ensure that their values are identical."
-	if ac.RedirectURI != "" && req.RedirectURI != ac.RedirectURI {
-		if req.RedirectURI == "" {
-			return nil, ErrInvalidGrant("redirect_uri is required: the authorization request included one")
-		}
-		return nil, ErrInvalidGrant("redirect_uri does not match the one of the authorization request")
-	}
-	if ac.RedirectURI == "" && req.RedirectURI != "" && !MatchRedirectURI(c.RedirectURIs, req.RedirectURI) {
-		return nil, ErrInvalidGrant("redirect_uri does not match the one of the authorization request")
-	}
-	if c.Type == store.ClientPublic && ac.CodeChallenge == "" {
-		return nil, ErrInvalidGrant("public clients must use PKCE")
-	}
-	if err := VerifyPKCE(req.CodeVerifier, ac.CodeChallenge, ac.CodeChallengeMethod); err != nil {
-		return nil, ErrInvalidGrant("PKCE verification failed: %v", err)
+	// Single use, enforced by the database: of concurrent redemptions that
+	// all passed the checks above, exactly one conditional UPDATE wins.
+	ac, err = s.st.ConsumeAuthCode(ctx, hash, now)
+	switch {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		return nil, s.codeReplayed(ctx, c, ac, now)
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted since it was read (housekeeping removes long-expired codes).
+		return nil, ErrInvalidGrant("the authorization code is invalid")
+	case err != nil:
+		return nil, ErrServerError(err)
 	}
 	// The user may have revoked the app between authorization and
 	// redemption. Only a revocation from before this redemption counts, and
@@ -84,4 +74,53 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 		return nil, ErrServerError(err)
 	}
 	return resp, nil
+}
+
+// checkCodeBinding checks that the request comes from the client the code was
+// issued to, with the same redirect URI and the PKCE verifier of the
+// challenge. It reads nothing and changes nothing.
+func (s *Service) checkCodeBinding(c *store.Client, ac *store.AuthCode, req TokenRequest) *Error {
+	// RFC 6749 §4.1.3: "ensure that the authorization code was issued to the
+	// authenticated confidential client, or if the client is public, ensure
+	// that the code was issued to "client_id" in the request".
+	if ac.ClientID != c.ID {
+		return ErrInvalidGrant("the authorization code was issued to another client")
+	}
+	// RFC 6749 §4.1.3: "ensure that the "redirect_uri" parameter is present
+	// if the "redirect_uri" parameter was included in the initial
+	// authorization request as described in Section 4.1.1, and if included
+	// ensure that their values are identical."
+	if ac.RedirectURI != "" && req.RedirectURI != ac.RedirectURI {
+		if req.RedirectURI == "" {
+			return ErrInvalidGrant("redirect_uri is required: the authorization request included one")
+		}
+		return ErrInvalidGrant("redirect_uri does not match the one of the authorization request")
+	}
+	if ac.RedirectURI == "" && req.RedirectURI != "" && !MatchRedirectURI(c.RedirectURIs, req.RedirectURI) {
+		return ErrInvalidGrant("redirect_uri does not match the one of the authorization request")
+	}
+	if c.Type == store.ClientPublic && ac.CodeChallenge == "" {
+		return ErrInvalidGrant("public clients must use PKCE")
+	}
+	// RFC 7636 §4.6: "If the values are not equal, an error response
+	// indicating "invalid_grant" as described in Section 5.2 of [RFC6749]
+	// MUST be returned."
+	if err := VerifyPKCE(req.CodeVerifier, ac.CodeChallenge, ac.CodeChallengeMethod); err != nil {
+		return ErrInvalidGrant("PKCE verification failed: %v", err)
+	}
+	return nil
+}
+
+// codeReplayed answers the second use of a code by its rightful client.
+// RFC 6749 §4.1.2: "If an authorization code is used more than once, the
+// authorization server MUST deny the request and SHOULD revoke (when
+// possible) all tokens previously issued based on that authorization code."
+// Revoking the grant kills the whole family.
+func (s *Service) codeReplayed(ctx context.Context, c *store.Client, ac *store.AuthCode, now time.Time) error {
+	if err := s.st.RevokeGrant(ctx, ac.GrantID, now); err != nil {
+		return ErrServerError(err)
+	}
+	s.log.WarnContext(ctx, "oauth: authorization code replayed; grant revoked",
+		"client_id", c.ID, "grant_id", ac.GrantID, "user_id", ac.UserID)
+	return ErrInvalidGrant("the authorization code was already used; every token issued from it is now revoked")
 }

@@ -24,8 +24,9 @@ type UI interface {
 	// RedirectToLogin sends the browser to sign in — or sign up when signup
 	// is true — and back to returnTo (a path on this server).
 	RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string, signup bool)
-	// Reauthenticate ends the browser's session and sends it to sign in
-	// again, then back to returnTo (prompt=login).
+	// Reauthenticate sends the browser to sign in again, then back to
+	// returnTo (prompt=login). It changes no state: the current session
+	// stays until the new sign-in succeeds.
 	Reauthenticate(w http.ResponseWriter, r *http.Request, returnTo string)
 	// VerifyCSRF checks the csrf_token of a POSTed form; CSRFFailed answers
 	// a failure.
@@ -120,6 +121,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.svc.NeedsLogin(a, authTime) {
+		// OpenID Connect Core §3.1.2.1, prompt=login: "The Authorization
+		// Server SHOULD prompt the End-User for reauthentication." Prompt,
+		// not sign out: the session is replaced after the new sign-in.
 		h.ui.Reauthenticate(w, r, r.URL.RequestURI())
 		return
 	}

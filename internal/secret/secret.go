@@ -8,6 +8,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -99,12 +100,12 @@ func LoadMasterKey(encoded, path string, generate bool, log *slog.Logger) ([]byt
 	if path == "" {
 		return nil, errors.New("no master key: set GATEHOUSE_MASTER_KEY or master_key_file")
 	}
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile(path)
 	if err == nil {
 		return decodeKey(strings.TrimSpace(string(data)), path)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("reading master key: %w", err)
+		return nil, err
 	}
 	if !generate {
 		return nil, fmt.Errorf("no master key at %s: create one with `head -c 32 /dev/urandom | base64 > %s; chmod 600 %s` or set GATEHOUSE_MASTER_KEY", path, path, path)
@@ -131,6 +132,53 @@ func LoadMasterKey(encoded, path string, generate bool, log *slog.Logger) ([]byt
 	}
 	log.Warn("!!! GENERATED A NEW MASTER KEY — development only !!! Back it up: losing it loses every TOTP seed; in production set GATEHOUSE_MASTER_KEY from a secret manager", "path", path)
 	return key, nil
+}
+
+// readKeyFile reads the key file, refusing one that group or others may read
+// or write: whoever reads the master key opens every sealed value (TOTP
+// seeds) and can check guesses against every stored credential hash, and
+// whoever writes it can swap the key. The mode is taken from the opened file,
+// so it is the mode of the file actually read.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading master key: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading master key: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("master key file %s has mode %#o: it must not be readable or writable by group or others; run `chmod 600 %s`", path, perm, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("reading master key: %w", err)
+	}
+	return data, nil
+}
+
+// KeyCheck returns the master key's check value: an HMAC-SHA256, under an
+// HKDF subkey of the master key, of a fixed label. A database stores it so
+// that a process started with another key notices at once instead of
+// failing every client authentication and every sealed-value read later.
+// It reveals nothing about the key: finding a key that matches it is as hard
+// as breaking HMAC-SHA256, and the subkey is used for nothing else.
+func KeyCheck(master []byte) (string, error) {
+	if len(master) != KeySize {
+		return "", fmt.Errorf("secret: master key must be %d bytes, got %d", KeySize, len(master))
+	}
+	k, err := Derive(master, "key-check-v1")
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("gatehouse master key check v1"))
+	return "v1:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
 }
 
 func decodeKey(s, from string) ([]byte, error) {

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net"
@@ -31,9 +32,15 @@ type Pinger interface {
 
 // Options configure New.
 type Options struct {
-	Log          *slog.Logger
-	DB           Pinger
-	Registry     *prometheus.Registry // metrics are registered here and served at /metrics
+	Log      *slog.Logger
+	DB       Pinger
+	Registry *prometheus.Registry // request metrics are registered here
+	// MetricsToken, when set, serves /metrics on this handler to requests
+	// with "Authorization: Bearer <MetricsToken>". Without it the handler
+	// answers 404 for /metrics: metrics reveal traffic, routes and error
+	// rates, so by default they are served only by MetricsHandler on a
+	// separate listener.
+	MetricsToken string
 	MaxBodyBytes int64
 	AccessLog    bool
 	HTTPS        bool // send HSTS
@@ -63,7 +70,9 @@ func New(o Options, areas ...Area) http.Handler {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	if o.MetricsToken != "" {
+		mux.Handle("GET /metrics", requireBearer(o.MetricsToken, MetricsHandler(o.Registry)))
+	}
 	for _, a := range areas {
 		a.Routes(mux)
 	}
@@ -81,6 +90,27 @@ func New(o Options, areas ...Area) http.Handler {
 		h = o.ClientAddr.Middleware(h)
 	}
 	return h
+}
+
+// MetricsHandler serves the registry in the Prometheus text format, for the
+// separate metrics listener.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// requireBearer lets through only requests carrying token as a bearer
+// credential, compared in constant time; others get 401 with a Bearer
+// challenge (RFC 6750 §3).
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			httpx.WriteError(w, http.StatusUnauthorized, "unauthorized", "a valid metrics token is required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Run serves h on ln until ctx is cancelled, then shuts down gracefully:

@@ -118,10 +118,11 @@ func TestRequestIDEchoedAndSanitised(t *testing.T) {
 }
 
 func TestMetricsCountByRoute(t *testing.T) {
-	h := newHandler(fakeDB{})
+	reg := prometheus.NewRegistry()
+	h := New(Options{Log: slog.New(slog.DiscardHandler), DB: fakeDB{}, Registry: reg, MaxBodyBytes: 1024}, testArea{})
 	do(h, "GET", "/healthz", "")
 	do(h, "GET", "/nope", "")
-	body := do(h, "GET", "/metrics", "").Body.String()
+	body := do(MetricsHandler(reg), "GET", "/metrics", "").Body.String()
 	for _, want := range []string{
 		`gatehouse_http_requests_total{method="GET",route="GET /healthz",status="200"} 1`,
 		`gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
@@ -169,5 +170,36 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("server still accepting after shutdown")
+	}
+}
+
+// TestMetricsOnMainListener: without a metrics token the main handler has no
+// /metrics (404, like any unknown route); with one, /metrics needs exactly
+// that bearer token.
+func TestMetricsOnMainListener(t *testing.T) {
+	if r := do(newHandler(fakeDB{}), "GET", "/metrics", ""); r.Code != http.StatusNotFound || strings.Contains(r.Body.String(), "go_goroutines") {
+		t.Fatalf("no token configured: %d %s", r.Code, r.Body)
+	}
+	const token = "0123456789abcdef0123456789abcdef"
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "probe_gauge", Help: "a metric to look for"}))
+	h := New(Options{Log: slog.New(slog.DiscardHandler), DB: fakeDB{}, Registry: reg, MaxBodyBytes: 1024, MetricsToken: token}, testArea{})
+	scrape := func(auth string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + token[:31], "Bearer " + token + "x", "Basic " + token, token} {
+		r := scrape(auth)
+		if r.Code != http.StatusUnauthorized || !strings.HasPrefix(r.Header().Get("WWW-Authenticate"), "Bearer") || strings.Contains(r.Body.String(), "probe_gauge") {
+			t.Fatalf("Authorization %q: %d %v %s", auth, r.Code, r.Header(), r.Body)
+		}
+	}
+	if r := scrape("Bearer " + token); r.Code != http.StatusOK || !strings.Contains(r.Body.String(), "probe_gauge") {
+		t.Fatalf("right token: %d %s", r.Code, r.Body)
 	}
 }

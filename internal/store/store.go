@@ -53,6 +53,7 @@ type Store interface {
 	Tokens
 	PATs
 	APIKeys
+	Meta
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when
@@ -69,6 +70,19 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the database handles.
 	Close() error
+}
+
+// ---------------------------------------------------------------- meta
+
+// Meta holds facts about the deployment itself, one value per name (the
+// master key check value is the first).
+type Meta interface {
+	// MetaValue returns the value stored under name; ErrNotFound when none.
+	MetaValue(ctx context.Context, name string) (string, error)
+	// InitMetaValue stores value under name unless a value is stored there
+	// already, and returns the value stored afterwards: the existing one, or
+	// value. The database decides, so concurrent callers all see one value.
+	InitMetaValue(ctx context.Context, name, value string, at time.Time) (string, error)
 }
 
 // ---------------------------------------------------------------- users
@@ -393,6 +407,11 @@ type AuthCode struct {
 // AuthCodes persists authorization codes.
 type AuthCodes interface {
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
+	// AuthCodeByHash returns the code, consumed or not, without changing it;
+	// ErrNotFound when unknown. The token endpoint checks a code's binding
+	// (client, redirect URI, PKCE) with it before consuming, so a request
+	// that fails those checks cannot burn the code of its rightful client.
+	AuthCodeByHash(ctx context.Context, hash string) (*AuthCode, error)
 	// ConsumeAuthCode marks the code used with one conditional UPDATE and
 	// returns it. A code used before returns the record AND ErrAlreadyUsed (so
 	// the caller can revoke its grant); an unknown code returns ErrNotFound.

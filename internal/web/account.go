@@ -115,16 +115,24 @@ type loginData struct {
 	SignupEnabled bool
 }
 
+// loginPage shows the sign-in form. A signed-in user is sent on to return_to,
+// unless the page was asked to re-authenticate (reauth=1, from prompt=login):
+// then the form is shown and the session stays as it is — a GET changes
+// nothing — until the new sign-in succeeds.
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	rt := SafeReturnTo(r.URL.Query().Get("return_to"))
-	if _, _, ok := h.CurrentUser(r); ok {
-		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
-		return
+	q := r.URL.Query()
+	rt := SafeReturnTo(q.Get("return_to"))
+	d := loginData{SignupEnabled: !h.cfg.DisableSignup}
+	notice := notices[q.Get("msg")]
+	if u, _, ok := h.CurrentUser(r); ok {
+		if q.Get("reauth") != "1" {
+			http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+			return
+		}
+		d.Email = u.Email
+		notice = "Sign in again to continue. You stay signed in until you do."
 	}
-	h.Render(w, r, http.StatusOK, "login.html", Page{
-		Title: "Sign in", ReturnTo: rt, Notice: notices[r.URL.Query().Get("msg")],
-		Data: loginData{SignupEnabled: !h.cfg.DisableSignup},
-	})
+	h.Render(w, r, http.StatusOK, "login.html", Page{Title: "Sign in", ReturnTo: rt, Notice: notice, Data: d})
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
@@ -149,32 +157,88 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	// A sign-in replaces whatever session this browser had, with a new id.
+	// An earlier sign-in still owing its second factor is superseded.
+	h.endPending(w, r)
+	if u.TOTPEnabled {
+		// Half signed in: the pending session lives in its own cookie, so
+		// a session this browser already has (re-authentication) is
+		// replaced only when the second factor is given, and stays as it
+		// was if it never is.
+		cookie, pending, err := h.id.StartSession(r.Context(), u.ID, true, r.UserAgent(), h.clientIP(r))
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		h.setPendingCookie(w, cookie, pending.ExpiresAt)
+		http.Redirect(w, r, withReturnTo("/login/2fa", rt), http.StatusSeeOther)
+		return
+	}
+	h.replaceSession(w, r, u.ID, rt, nil)
+}
+
+// replaceSession completes a sign-in: a new session with a new id replaces
+// whatever session this browser had (and, after a second factor, the
+// pending one), then the browser goes on to rt.
+func (h *Handler) replaceSession(w http.ResponseWriter, r *http.Request, userID, rt string, pending *store.Session) {
+	var (
+		cookie string
+		sess   *store.Session
+		err    error
+	)
+	if pending != nil {
+		cookie, sess, err = h.id.CompleteSignIn(r.Context(), pending, r.UserAgent(), h.clientIP(r))
+	} else {
+		cookie, sess, err = h.id.StartSession(r.Context(), userID, false, r.UserAgent(), h.clientIP(r))
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	if st := h.state(r); st.sess != nil {
 		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
 			h.log.Error("web: ending previous session", "err", err)
 		}
 	}
-	cookie, sess, err := h.id.StartSession(r.Context(), u.ID, u.TOTPEnabled, r.UserAgent(), h.clientIP(r))
-	if err != nil {
-		h.serverError(w, r, err)
-		return
+	if pending != nil {
+		h.clearPendingCookie(w)
 	}
 	h.setSessionCookie(w, cookie, sess.ExpiresAt)
-	if u.TOTPEnabled {
-		http.Redirect(w, r, withReturnTo("/login/2fa", rt), http.StatusSeeOther)
-		return
-	}
 	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 }
 
 // ---------------------------------------------------------------- second factor
 
+// pendingSession returns the sign-in of this browser that still owes its
+// second factor, or nil.
 func (h *Handler) pendingSession(r *http.Request) *store.Session {
+	if c, err := r.Cookie(h.pendingCookie); err == nil {
+		sess, _, err := h.id.Session(r.Context(), c.Value)
+		switch {
+		case err == nil && sess.MFAPending:
+			return sess
+		case err != nil && !errors.Is(err, identity.ErrNoSession):
+			h.log.Error("web: pending session lookup", "err", err)
+		}
+	}
+	// A pending session in the session cookie: set by an earlier version.
 	if st := h.state(r); st.sess != nil && st.sess.MFAPending {
 		return st.sess
 	}
 	return nil
+}
+
+// endPending ends the browser's pending sign-in, if any, and clears its
+// cookie.
+func (h *Handler) endPending(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(h.pendingCookie); err != nil {
+		return
+	}
+	if sess := h.pendingSession(r); sess != nil {
+		if err := h.id.EndSession(r.Context(), sess.ID); err != nil {
+			h.log.Error("web: ending pending sign-in", "err", err)
+		}
+	}
+	h.clearPendingCookie(w)
 }
 
 func (h *Handler) secondFactorPage(w http.ResponseWriter, r *http.Request) {
@@ -213,13 +277,7 @@ func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	cookie, sess, err := h.id.CompleteSignIn(r.Context(), pending, r.UserAgent(), h.clientIP(r))
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.setSessionCookie(w, cookie, sess.ExpiresAt)
-	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
+	h.replaceSession(w, r, pending.UserID, rt, pending)
 }
 
 // ---------------------------------------------------------------- sign up
@@ -302,6 +360,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.endPending(w, r)
 	if st := h.state(r); st.sess != nil {
 		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
 			h.serverError(w, r, err)

@@ -36,17 +36,13 @@ func (u *OAuthUI) RedirectToLogin(w http.ResponseWriter, r *http.Request, return
 	u.h.RedirectToLogin(w, r, returnTo, signup)
 }
 
-// Reauthenticate implements oauth.UI (prompt=login): the current session
-// ends, so the sign-in page asks for the password (and second factor) again.
+// Reauthenticate implements oauth.UI (prompt=login): the browser goes to the
+// sign-in page, which asks for the password (and second factor) again. The
+// current session is left alone — this runs on a GET, which any other site
+// can trigger, so it must not sign the user out — and is replaced only once
+// the new sign-in succeeds.
 func (u *OAuthUI) Reauthenticate(w http.ResponseWriter, r *http.Request, returnTo string) {
-	if _, sess, ok := u.h.CurrentUser(r); ok {
-		if err := u.h.id.EndSession(r.Context(), sess.ID); err != nil {
-			u.h.serverError(w, r, err)
-			return
-		}
-		u.h.clearSessionCookie(w)
-	}
-	u.h.RedirectToLogin(w, r, returnTo, false)
+	http.Redirect(w, r, ReauthURL(returnTo), http.StatusSeeOther)
 }
 
 // VerifyCSRF implements oauth.UI.

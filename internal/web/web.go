@@ -64,6 +64,11 @@ type Handler struct {
 	cop    *http.CrossOriginProtection
 
 	sessionCookie string
+	// pendingCookie carries a sign-in that still owes its second factor. It
+	// is separate from the session cookie so that re-authentication
+	// (prompt=login) leaves the current session untouched until the new
+	// sign-in is complete.
+	pendingCookie string
 	csrfCookie    string
 }
 
@@ -98,9 +103,9 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 	// and no Domain, so it is bound to this exact origin. Browsers refuse
 	// Secure cookies over plain HTTP, hence the unprefixed names in
 	// loopback development.
-	h.sessionCookie, h.csrfCookie = "gh_session", "gh_csrf"
+	h.sessionCookie, h.pendingCookie, h.csrfCookie = "gh_session", "gh_pending", "gh_csrf"
 	if h.secure {
-		h.sessionCookie, h.csrfCookie = "__Host-gh_session", "__Host-gh_csrf"
+		h.sessionCookie, h.pendingCookie, h.csrfCookie = "__Host-gh_session", "__Host-gh_pending", "__Host-gh_csrf"
 	}
 	return h, nil
 }
@@ -326,6 +331,18 @@ func (h *Handler) RedirectToLogin(w http.ResponseWriter, r *http.Request, return
 	http.Redirect(w, r, LoginURL(returnTo, signup && !h.cfg.DisableSignup), http.StatusSeeOther)
 }
 
+// ReauthURL is the sign-in page asking a signed-in user to sign in again
+// (prompt=login), then returning to returnTo. Showing it changes nothing: the
+// current session stays until the new sign-in, second factor included,
+// succeeds.
+func ReauthURL(returnTo string) string {
+	p := "/login?reauth=1"
+	if rt := SafeReturnTo(returnTo); rt != "" {
+		p += "&return_to=" + url.QueryEscape(rt)
+	}
+	return p
+}
+
 // LoginURL is /login?return_to=… (or /signup?return_to=…).
 func LoginURL(returnTo string, signup bool) string {
 	p := "/login"
@@ -348,6 +365,20 @@ func (h *Handler) setSessionCookie(w http.ResponseWriter, value string, expires 
 func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name: h.sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) setPendingCookie(w http.ResponseWriter, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.pendingCookie, Value: value, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (h *Handler) clearPendingCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.pendingCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
 	})
 }

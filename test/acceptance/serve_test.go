@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -86,7 +87,10 @@ func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	// No metrics listener unless a test asks for one: servers started in
+	// parallel (and by other test runs on the machine) would all want the
+	// default port.
+	cmd.Env = append(append(os.Environ(), "GATEHOUSE_METRICS_ADDR=off"), env...)
 	p := &proc{cmd: cmd, output: &strings.Builder{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
 	cmd.Stdout = lockedWriter{p.mu, p.output}
 	cmd.Stderr = lockedWriter{p.mu, p.output}
@@ -238,5 +242,87 @@ func TestPostgresNeedsMigrationThenServes(t *testing.T) {
 	waitReady(t, p, "http://"+addr, 10*time.Second)
 	if !strings.Contains(p.log(), `"database":"postgres"`) {
 		t.Errorf("not serving from PostgreSQL:\n%s", p.log())
+	}
+}
+
+// TestServeRefusesWrongMasterKey: serve refuses a key file that others may
+// read, saying which chmod to run, and a key other than the one the database
+// was created with; the database file it created is private.
+func TestServeRefusesWrongMasterKey(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(binary(t), args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GATEHOUSE_ADDR="+freeAddr(t), "GATEHOUSE_METRICS_ADDR=off")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("migrate", "up"); err != nil {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(dir, "gatehouse.key")
+	if st, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("database file: %v %v", st, err)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("serve"); err == nil || !strings.Contains(out, "chmod 600 gatehouse.key") {
+		t.Fatalf("key file 0644 accepted: %v\n%s", err, out)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(keyFile, []byte(base64Std(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("serve"); err == nil || !strings.Contains(out, "the master key does not match the one this database was created with") {
+		t.Fatalf("another master key accepted: %v\n%s", err, out)
+	}
+}
+
+// TestMetricsListener: /metrics is served on the metrics listener; the main
+// listener answers 404 for it without a metrics token, and with one set
+// requires exactly that bearer token.
+func TestMetricsListener(t *testing.T) {
+	get := func(url, auth string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const series = "gatehouse_http_requests_total"
+
+	addr, maddr := freeAddr(t), freeAddr(t)
+	p := start(t, t.TempDir(), []string{"GATEHOUSE_ADDR=" + addr, "GATEHOUSE_METRICS_ADDR=" + maddr}, "serve")
+	waitReady(t, p, "http://"+addr, 10*time.Second)
+	if code, body := get("http://"+maddr+"/metrics", ""); code != 200 || !strings.Contains(body, series) {
+		t.Fatalf("metrics listener: %d\n%.300s", code, body)
+	}
+	if code, body := get("http://"+addr+"/metrics", ""); code != 404 || strings.Contains(body, series) {
+		t.Fatalf("main listener without a metrics token: %d\n%.300s", code, body)
+	}
+
+	token := strings.Repeat("m", 40)
+	addr = freeAddr(t)
+	p = start(t, t.TempDir(), []string{"GATEHOUSE_ADDR=" + addr, "GATEHOUSE_METRICS_TOKEN=" + token}, "serve")
+	waitReady(t, p, "http://"+addr, 10*time.Second)
+	for _, auth := range []string{"", "Bearer " + strings.Repeat("x", 40)} {
+		if code, body := get("http://"+addr+"/metrics", auth); code != 401 || strings.Contains(body, series) {
+			t.Fatalf("main listener, Authorization %q: %d\n%.300s", auth, code, body)
+		}
+	}
+	if code, body := get("http://"+addr+"/metrics", "Bearer "+token); code != 200 || !strings.Contains(body, series) {
+		t.Fatalf("main listener with the token: %d\n%.300s", code, body)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("sqlite: unsupported database path %q: want a plain file path", path)
 	}
 
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", path+writeParams)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -103,4 +107,19 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	s.OnClose(ck.close)
 	return s, nil
+}
+
+// createPrivate creates the database file with mode 0600 when it does not
+// exist yet: it holds password hashes, sealed TOTP seeds and credential
+// hashes. SQLite creates the -wal and -shm files with the mode of the
+// database file, so they are private too. An existing file keeps its mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -1,7 +1,9 @@
 package sqlite_test
 
 import (
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -42,6 +44,32 @@ func TestOpenRejectsNonFilePaths(t *testing.T) {
 		if s, err := sqlite.Open(t.Context(), p); err == nil {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// TestNewDatabaseFilesArePrivate: a new database file and its -wal and -shm
+// files are created 0600 whatever the umask allows, since they hold password
+// hashes and sealed secrets.
+func TestNewDatabaseFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022) // the common default, which would give 0644
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.MigrateUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %#o, want 0600", filepath.Base(p), perm)
 		}
 	}
 }

@@ -43,6 +43,21 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	}))
 }
 
+// AuthCodeByHash implements store.AuthCodes. It reads through the read pool,
+// outside the group-commit batcher: CreateAuthCode returns only after its
+// batch committed, so a code handed to a client is always visible here.
+func (s *Store) AuthCodeByHash(ctx context.Context, hash string) (*store.AuthCode, error) {
+	row, err := s.rq.queryRow(ctx, `SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`, hash)
+	if err != nil {
+		return nil, mapErr("auth code by hash", err)
+	}
+	c := new(store.AuthCode)
+	if err := scanCode(row, c); err != nil {
+		return nil, mapErr("auth code by hash", err)
+	}
+	return c, nil
+}
+
 // ConsumeAuthCode implements store.AuthCodes. The conditional UPDATE is the
 // whole single-use guarantee: of any number of concurrent redemptions, on one
 // node or many, exactly one matches `consumed_at IS NULL`. RETURNING hands

@@ -354,6 +354,33 @@ func testCodeConsume(t *testing.T, f *fixture) {
 	wantErr(t, f.s.CreateAuthCode(f.ctx, c), store.ErrConflict)
 }
 
+// testCodeReadDoesNotConsume: AuthCodeByHash returns the code as stored, any
+// number of times, and leaves it consumable; after consumption it shows the
+// first use; an unknown hash is ErrNotFound.
+func testCodeReadDoesNotConsume(t *testing.T, f *fixture) {
+	w := f.world()
+	c := f.code(w.g)
+	for range 2 {
+		got, err := f.s.AuthCodeByHash(f.ctx, c.Hash)
+		must(t, err)
+		equal(t, "unconsumed code", got, c)
+	}
+	got, err := f.s.ConsumeAuthCode(f.ctx, c.Hash, f.at(time.Second))
+	must(t, err)
+	want := *c
+	want.ConsumedAt = ptr(f.at(time.Second))
+	equal(t, "consumed code", got, &want)
+	got, err = f.s.AuthCodeByHash(f.ctx, c.Hash)
+	must(t, err)
+	equal(t, "code read after consumption", got, &want)
+
+	got, err = f.s.AuthCodeByHash(f.ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+	if got != nil {
+		t.Fatalf("unknown code returned %+v", got)
+	}
+}
+
 func testCodeRoundTrip(t *testing.T, f *fixture) {
 	w := f.world()
 	// No PKCE, no nonce, no redirect_uri: empty strings survive as such.

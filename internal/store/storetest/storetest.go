@@ -89,6 +89,7 @@ func cases() []testCase {
 
 		{"codes/consume", testCodeConsume},
 		{"codes/round_trip", testCodeRoundTrip},
+		{"codes/read_does_not_consume", testCodeReadDoesNotConsume},
 
 		{"tokens/create_lookup", testTokenCreateLookup},
 		{"tokens/client_credentials_no_grant", testTokenNoGrant},
@@ -121,6 +122,7 @@ func cases() []testCase {
 		{"tx/nested", testTxNested},
 		{"tx/lock_unknown", testTxLockUnknown},
 		{"tx/touch_sorted_batch", testTxTouchLarge},
+		{"meta/init_once", testMetaInitOnce},
 
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
@@ -132,6 +134,7 @@ func cases() []testCase {
 		{"race/create_tokens", testRaceCreateTokens},
 		{"race/tx_count_then_create", testRaceTxCap},
 		{"race/tx_merge_consent", testRaceTxConsentMerge},
+		{"race/init_meta_value", testRaceInitMetaValue},
 	}
 }
 
