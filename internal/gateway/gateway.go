@@ -139,7 +139,22 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"X-Original-Method", "X-Original-Uri", "X-Forwarded-Method", "X-Forwarded-Uri"} {
 		orig.Header.Del(k)
 	}
-	h.auth.APIKeyHeader(http.HandlerFunc(h.decide)).ServeHTTP(w, orig)
+	h.auth.APIKeyHeader(http.HandlerFunc(h.decide)).ServeHTTP(oneChallengeLine{w}, orig)
+}
+
+// oneChallengeLine joins several WWW-Authenticate fields (Bearer and Basic)
+// into one line before the header is written. RFC 9110 §11.6.1 allows it:
+// "a server MAY generate multiple challenges with a comma-separated list of
+// challenges within one WWW-Authenticate field". A proxy copies a header of
+// the check answer through a variable that holds only the first field (nginx
+// $upstream_http_www_authenticate before 1.23), and would drop the rest.
+type oneChallengeLine struct{ http.ResponseWriter }
+
+func (w oneChallengeLine) WriteHeader(status int) {
+	if v := w.Header().Values("WWW-Authenticate"); len(v) > 1 {
+		w.Header().Set("WWW-Authenticate", strings.Join(v, ", "))
+	}
+	w.ResponseWriter.WriteHeader(status)
 }
 
 // decide applies the first matching rule to the original request.
