@@ -34,11 +34,11 @@ const (
 	EnvoyPrefix = "/gateway/check/envoy"
 )
 
-// Identity headers on a 200 answer. The proxy copies them to the upstream
-// request and must remove any the client sent itself (the shipped nginx and
-// Caddy configurations do).
+// Identity headers on a 200 answer, always all five; an empty value means
+// none. The proxy copies them to the upstream request and must remove any
+// the client sent itself (the shipped nginx and Caddy configurations do).
 const (
-	HeaderSubject        = "X-Gatehouse-Subject"         // user id; absent for an API key acting for no user
+	HeaderSubject        = "X-Gatehouse-Subject"         // user id; empty for an API key acting for no user
 	HeaderScopes         = "X-Gatehouse-Scopes"          // space-separated; "*" for the owner in person (password)
 	HeaderClient         = "X-Gatehouse-Client"          // OAuth client / app id, when there is one
 	HeaderCredentialKind = "X-Gatehouse-Credential-Kind" // password | access_token | pat | api_key
@@ -165,6 +165,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rule.Public {
+		setIdentity(w.Header(), nil)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -180,24 +181,32 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Empty values are left out: a header the proxy copies but did not get
-	// is removed from the upstream request rather than sent blank.
-	hd := w.Header()
-	set := func(k, v string) {
-		if v != "" {
-			hd.Set(k, v)
+	setIdentity(w.Header(), p)
+	w.WriteHeader(http.StatusOK)
+}
+
+// setIdentity writes every identity header on a 200, an empty value meaning
+// "none" (no user, no client, or no credential at all on a public route).
+// They are always present because Caddy's forward_auth copy_headers (2.6)
+// copies a header missing from the answer as its literal placeholder text,
+// "{http.reverse_proxy.header.X-Gatehouse-Client}"; nginx drops a header
+// whose value is empty.
+func setIdentity(h http.Header, p *authn.Principal) {
+	var subject, scopes, client, kind, email string
+	if p != nil {
+		subject, client, kind = p.UserID, p.ClientID, p.Method
+		if p.Scopes == nil {
+			scopes = "*"
+		} else {
+			scopes = strings.Join(p.Scopes, " ")
+		}
+		if p.User != nil && p.User.ID == p.UserID {
+			email = p.User.Email
 		}
 	}
-	set(HeaderSubject, p.UserID)
-	if p.Scopes == nil {
-		set(HeaderScopes, "*")
-	} else {
-		set(HeaderScopes, strings.Join(p.Scopes, " "))
-	}
-	set(HeaderClient, p.ClientID)
-	set(HeaderCredentialKind, p.Method)
-	if p.User != nil && p.User.ID == p.UserID {
-		set(HeaderEmail, p.User.Email)
-	}
-	w.WriteHeader(http.StatusOK)
+	h.Set(HeaderSubject, subject)
+	h.Set(HeaderScopes, scopes)
+	h.Set(HeaderClient, client)
+	h.Set(HeaderCredentialKind, kind)
+	h.Set(HeaderEmail, email)
 }
