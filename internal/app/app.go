@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -67,6 +68,7 @@ type App struct {
 	Accounts      *web.Handler         // account pages; Render/CSRF/CurrentUser for other pages
 	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
+	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -186,6 +188,9 @@ func (a *App) buildServices() error {
 	if err := a.buildTokens(); err != nil {
 		return err
 	}
+	if err := a.buildGateway(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -194,7 +199,7 @@ func (a *App) Handler(version string) http.Handler {
 	areas := []server.Area{
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
-		a.oauthArea(),
+		a.oauthArea(), a.Gateway,
 	}
 	areas = append(areas, a.tokenAreas()...)
 	// Validated with the configuration, so this cannot fail here.

@@ -265,13 +265,23 @@ func (a *Authenticator) authenticate(w http.ResponseWriter, r *http.Request, sco
 		return nil, false
 	}
 	if !p.HasScope(scope) {
-		h := w.Header()
-		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error="insufficient_scope", error_description=%q, scope=%q`,
-			a.cfg.Realm, "The token does not carry the scope this request needs.", quoteSafe(scope)))
-		httpx.WriteError(w, http.StatusForbidden, "insufficient_scope", "This request needs the scope "+scope+".")
+		a.InsufficientScope(w, scope)
 		return nil, false
 	}
 	return p, true
+}
+
+// InsufficientScope answers 403 insufficient_scope for a request whose
+// credential lacks scope (a space-separated list when several are needed).
+// RFC 6750 §3.1: "The request requires higher privileges than provided by
+// the access token. The resource server SHOULD respond with the HTTP 403
+// (Forbidden) status code and MAY include the "scope" attribute with the
+// scope necessary to access the protected resource."
+func (a *Authenticator) InsufficientScope(w http.ResponseWriter, scope string) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error="insufficient_scope", error_description=%q, scope=%q`,
+		a.cfg.Realm, "The token does not carry the scope this request needs.", quoteSafe(scope)))
+	httpx.WriteError(w, http.StatusForbidden, "insufficient_scope", "This request needs the scope "+scope+".")
 }
 
 func basicHint(basic bool) string {

@@ -180,7 +180,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		env := gatehouseEnv(serverSettings(addr, database, newMasterKey()))
+		cfgFile, err := writeBenchConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		env := gatehouseEnv(serverSettings(addr, database, newMasterKey(), cfgFile))
 		o.logf("starting %s serve on %s (%s)", bin, addr, rep.Database)
 		srv, err = startServer(ctx, bin, addr, env, dir)
 		if err != nil {

@@ -40,7 +40,7 @@ func TestRunAgainstStandIn(t *testing.T) {
 	if rep.ServerVersion != "fake-1" || rep.Server != nil || rep.Database != "target" {
 		t.Errorf("header: version %q server %+v database %q", rep.ServerVersion, rep.Server, rep.Database)
 	}
-	for _, name := range []string{"ceiling", "client_credentials", "introspect", "me_access_token", "me_pat", "me_api_key", "auth_code", "refresh"} {
+	for _, name := range []string{"ceiling", "client_credentials", "introspect", "me_access_token", "me_pat", "me_api_key", "gateway_access_token", "gateway_pat", "gateway_api_key", "auth_code", "refresh"} {
 		r := resultOf(t, rep, name)
 		if r.Status != StatusOK || r.Ops == 0 || r.OpsPerSecond <= 0 || r.Errors != 0 {
 			t.Errorf("%s: %+v", name, r)

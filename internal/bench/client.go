@@ -78,6 +78,8 @@ type request struct {
 	Auth   string // Authorization header value
 	Cookie string // Cookie header value
 	HTML   bool   // ask for a page, as a browser does (default: JSON)
+	// Headers are more header fields, as name, value pairs.
+	Headers []string
 }
 
 func (r *request) step() string {
@@ -117,6 +119,9 @@ func (c *httpClient) do(ctx context.Context, r *request, buf *bytes.Buffer) (*ht
 	}
 	if r.Cookie != "" {
 		req.Header.Set("Cookie", r.Cookie)
+	}
+	for i := 0; i+1 < len(r.Headers); i += 2 {
+		req.Header.Set(r.Headers[i], r.Headers[i+1])
 	}
 	if r.HTML {
 		req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")

@@ -234,7 +234,7 @@ func (g *fakeGatehouse) handler() http.Handler {
 		_, active := g.access[r.PostFormValue("token")]
 		jsonOK(w, map[string]any{"active": active})
 	})
-	mux.HandleFunc("GET /v0/me", func(w http.ResponseWriter, r *http.Request) {
+	me := func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -251,6 +251,16 @@ func (g *fakeGatehouse) handler() http.Handler {
 			return
 		}
 		jsonOK(w, map[string]string{"email": email})
+	}
+	mux.HandleFunc("GET /v0/me", me)
+	// The gateway check answers like GET /v0/me when the proxy described
+	// the bench's protected route.
+	mux.HandleFunc("GET /gateway/check", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Original-Method") != "GET" || r.Header.Get("X-Original-URI") != benchGatewayPath {
+			w.WriteHeader(400)
+			return
+		}
+		me(w, r)
 	})
 	mux.HandleFunc("POST /v0/me/tokens", func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()

@@ -56,9 +56,9 @@ func gatehouseEnv(set map[string]string) []string {
 }
 
 // serverSettings are the GATEHOUSE_* variables of a bench-started server.
-func serverSettings(addr, database, masterKey string) map[string]string {
+func serverSettings(addr, database, masterKey, configFile string) map[string]string {
 	return map[string]string{
-		"GATEHOUSE_CONFIG":          "", // no config file: the bench's settings only
+		"GATEHOUSE_CONFIG":          configFile, // the bench's file (gateway routes) only
 		"GATEHOUSE_ADDR":            addr,
 		"GATEHOUSE_ISSUER":          "http://" + addr,
 		"GATEHOUSE_DATABASE":        database,
@@ -70,6 +70,16 @@ func serverSettings(addr, database, masterKey string) map[string]string {
 		"GATEHOUSE_METRICS_ADDR":    "off",    // the default port may be taken; nothing scrapes it
 		"GATEHOUSE_METRICS_TOKEN":   "",
 	}
+}
+
+// benchConfig is the server's configuration file: the gateway rule the
+// gateway-check workloads ask about.
+const benchConfig = "gateway_routes:\n  - method: GET\n    path: " + benchGatewayPath + "\n    scopes: [" + benchScope + "]\n"
+
+// writeBenchConfig writes benchConfig into dir and returns its path.
+func writeBenchConfig(dir string) (string, error) {
+	p := filepath.Join(dir, "gatehouse.yaml")
+	return p, os.WriteFile(p, []byte(benchConfig), 0o600)
 }
 
 func newMasterKey() string {

@@ -36,6 +36,9 @@ func (rep *Report) computeChecks() {
 	share("me_access_token", 50)
 	share("me_pat", 50)
 	share("me_api_key", 50)
+	share("gateway_access_token", 50)
+	share("gateway_pat", 50)
+	share("gateway_api_key", 50)
 	share("auth_code", 4)
 	if s := rep.Server; s != nil {
 		add("idle RSS", "≤ 40 MB", fmt.Sprintf("%.1f MB", float64(s.IdleRSSBytes)/1e6), s.IdleRSSBytes <= 40e6)

@@ -336,6 +336,27 @@ func bearerMe(what string, token func(f *fixtures) string, need func(*fixtures, 
 	}
 }
 
+// benchGatewayPath is the protected route the gateway-check workloads ask
+// about, as nginx auth_request does.
+const benchGatewayPath = "/v0/me/cards"
+
+// gatewayCheck asks /gateway/check about GET benchGatewayPath with a bearer
+// credential, describing the original request as the shipped nginx
+// configuration does.
+func gatewayCheck(what string, token func(f *fixtures) string, need func(*fixtures, context.Context) error) func(context.Context, *fixtures, int) ([]Op, error) {
+	return func(ctx context.Context, f *fixtures, n int) ([]Op, error) {
+		if err := need(f, ctx); err != nil {
+			return nil, err
+		}
+		r := &request{Method: "GET", URL: "/gateway/check", Auth: "Bearer " + token(f),
+			Headers: []string{"X-Original-Method", "GET", "X-Original-URI", benchGatewayPath}}
+		ops := sameOp(n, func(buf *bytes.Buffer) Op {
+			return func(ctx context.Context) error { return expect2xx(ctx, f.c, r, buf) }
+		})
+		return ops, probe(ctx, what, ops[0])
+	}
+}
+
 // workloads is the catalogue, in the order they run. The ceiling runs first.
 var workloads = []workload{
 	{
@@ -412,6 +433,18 @@ var workloads = []workload{
 	{
 		Name: "me_api_key", Title: "GET /v0/me, Bearer API key", ReqsPerOp: 1,
 		prepare: bearerMe("GET /v0/me", func(f *fixtures) string { return f.apiKey }, (*fixtures).needAPIKey),
+	},
+	{
+		Name: "gateway_access_token", Title: "GET /gateway/check (nginx auth_request), Bearer opaque access token", ReqsPerOp: 1,
+		prepare: gatewayCheck("gateway check", func(f *fixtures) string { return f.accessToken }, (*fixtures).needAccessToken),
+	},
+	{
+		Name: "gateway_pat", Title: "GET /gateway/check (nginx auth_request), Bearer personal access token", ReqsPerOp: 1,
+		prepare: gatewayCheck("gateway check", func(f *fixtures) string { return f.pat }, (*fixtures).needPAT),
+	},
+	{
+		Name: "gateway_api_key", Title: "GET /gateway/check (nginx auth_request), Bearer API key", ReqsPerOp: 1,
+		prepare: gatewayCheck("gateway check", func(f *fixtures) string { return f.apiKey }, (*fixtures).needAPIKey),
 	},
 	{
 		Name: "auth_code", Title: "authorize (session, remembered consent) → code → POST /oauth2/token, PKCE S256", ReqsPerOp: 2,
