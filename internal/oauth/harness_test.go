@@ -103,6 +103,19 @@ type env struct {
 	issuer string
 }
 
+// The APIs every test server declares. Gatehouse's compiled-in scopes stand
+// in for an operator's: the cards API owns profile:read, the ledger API
+// tokens:read.
+const (
+	apiCards  = "https://cards.example/api"
+	apiLedger = "https://ledger.example"
+)
+
+var testAPIs = []oauth.API{
+	{Identifier: apiCards, Name: "Cards API", Scopes: []string{oauth.ScopeProfileRead}},
+	{Identifier: apiLedger, Name: "Ledger API", Scopes: []string{oauth.ScopeTokensRead}},
+}
+
 // scopeRoute is a test route that needs tokens:read (for 403
 // insufficient_scope).
 const scopeRoute = "/test/tokens-read"
@@ -152,6 +165,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
+		APIs: testAPIs, Credentials: auth,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,6 +216,13 @@ func (e *env) client(owner *store.User, nc oauth.NewClient) *app {
 	nc.OwnerID = owner.ID
 	if nc.Name == "" {
 		nc.Name = "Test App"
+	}
+	if nc.ResourceServer != "" {
+		c, sec, err := e.svc.CreateClient(e.ctx, nc)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return &app{Client: c, secret: sec, conf: &oauth2.Config{ClientID: c.ID, ClientSecret: sec}}
 	}
 	if nc.RedirectURIs == nil {
 		nc.RedirectURIs = []string{redirectURI}

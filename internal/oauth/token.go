@@ -72,6 +72,9 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err != nil {
 		return nil, err
 	}
+	if c.ResourceServer != "" {
+		return nil, ErrUnauthorizedClient("this client holds a resource server's credentials: it can only introspect, never obtain tokens")
+	}
 	switch req.GrantType {
 	case "":
 		return nil, ErrInvalidRequest("grant_type is missing")

@@ -78,6 +78,7 @@ func cases() []testCase {
 		{"clients/update", testClientUpdate},
 		{"clients/secrets", testClientSecrets},
 		{"clients/delete_cascades", testClientDeleteCascades},
+		{"clients/resource_server", testClientResourceServer},
 
 		{"consents/upsert_get_list", testConsentUpsert},
 		{"consents/delete_revokes_grants", testConsentDeleteRevokesGrants},
@@ -97,6 +98,7 @@ func cases() []testCase {
 		{"tokens/revoke_refresh_revokes_grant", testTokenRevokeRefresh},
 		{"tokens/delete_expired", testTokenDeleteExpired},
 		{"codes/delete_expired", testAuthCodeDeleteExpired},
+		{"audience/round_trip", testAudienceRoundTrip},
 
 		{"pats/create_lookup", testPATCreateLookup},
 		{"pats/list_revoke", testPATListRevoke},
