@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/pat"
 	"html"
 	"io"
 	"log/slog"
@@ -99,6 +101,8 @@ type env struct {
 	ids    *identity.Service
 	auth   *authn.Authenticator
 	svc    *oauth.Service
+	pats   *pat.Service
+	keys   *apikey.Service
 	srv    *httptest.Server
 	issuer string
 }
@@ -171,6 +175,16 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		t.Fatal(err)
 	}
 	auth.RegisterBearer(credential.AccessToken, svc)
+	pats, err := pat.New(st, hasher, clock.Now, rand.Reader, log, pat.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := apikey.New(st, hasher, clock.Now, rand.Reader, log, apikey.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth.RegisterBearer(credential.PAT, pats.Validator())
+	auth.RegisterBearer(credential.APIKey, keys.Validator())
 	pages, err := web.New(web.Config{Issuer: issuer}, ids, hasher, clock.Now, log)
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +194,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer}
+	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer, pats: pats, keys: keys}
 }
 
 type scopeArea struct{ auth *authn.Authenticator }

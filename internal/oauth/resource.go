@@ -121,14 +121,14 @@ func (s *Service) resolveResources(resources, authorized []string) ([]string, *E
 }
 
 // checkAudienceScopes refuses a scope that belongs to none of the APIs of
-// the audience, unless it is one of Gatehouse's own (built-in) scopes. A
-// token meant for the cards API cannot carry the ledger API's scopes.
+// the audience, unless it belongs to Gatehouse's own API. A token meant for
+// the cards API cannot carry the ledger API's scopes.
 func (s *Service) checkAudienceScopes(scopes, aud []string) *Error {
 	if len(aud) == 0 {
 		return nil
 	}
 	for _, sc := range scopes {
-		if builtinScope(sc) {
+		if s.gatehouseScope(sc) {
 			continue
 		}
 		found := false
@@ -145,11 +145,30 @@ func (s *Service) checkAudienceScopes(scopes, aud []string) *Error {
 	return nil
 }
 
-// builtinScope reports whether name is one of Gatehouse's own scopes (its
-// account and token-management API), which any audience may carry.
-func builtinScope(name string) bool {
-	_, ok := LookupScope(name)
-	return ok
+// audienceScopes returns the scopes that checkAudienceScopes admits for aud.
+func (s *Service) audienceScopes(scopes, aud []string) []string {
+	var out []string
+	for _, sc := range scopes {
+		if s.checkAudienceScopes([]string{sc}, aud) == nil {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// gatehouseScope reports whether name belongs to Gatehouse's own API (its
+// account and token-management endpoints), which any audience may carry: a
+// built-in scope that no declared API claims as its own.
+func (s *Service) gatehouseScope(name string) bool {
+	if _, ok := LookupScope(name); !ok {
+		return false
+	}
+	for _, a := range s.apis {
+		if slices.Contains(a.Scopes, name) {
+			return false
+		}
+	}
+	return true
 }
 
 // mayIntrospect decides whether client c may learn about the credential p.
