@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/bearer"
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -68,9 +69,15 @@ func againstGatehouse(t *testing.T, database string) {
 	ctx := context.Background()
 	key := make([]byte, 32)
 	rand.Read(key)
+	// The operator declares the cards API; its resource server introspects
+	// with credentials of its own.
+	cfgFile := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(cfgFile, []byte("apis:\n  - identifier: https://cards.example.com\n    name: Cards API\n    scopes: [profile:read]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	vars := map[string]string{
 		"GATEHOUSE_DATABASE": database, "GATEHOUSE_MASTER_KEY": base64.StdEncoding.EncodeToString(key),
-		"GATEHOUSE_MIGRATE": "always", "GATEHOUSE_LOG_LEVEL": "error", "GATEHOUSE_CONFIG": "",
+		"GATEHOUSE_MIGRATE": "always", "GATEHOUSE_LOG_LEVEL": "error", "GATEHOUSE_CONFIG": cfgFile,
 	}
 	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
 	if err != nil {
@@ -98,7 +105,12 @@ func againstGatehouse(t *testing.T, database string) {
 		return c.ID, secret
 	}
 	appID, appSecret := newClient("Budget app")
-	apiID, apiSecret := newClient("Cards API") // the resource server's own credentials
+	// The resource server's own credentials: introspection only.
+	rs, apiSecret, err := gh.OAuth.CreateClient(ctx, oauth.NewClient{Name: "Cards API", OwnerID: u.ID, ResourceServer: "https://cards.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiID := rs.ID
 
 	res, err := http.PostForm(srv.URL+"/oauth2/token", url.Values{
 		"grant_type": {"client_credentials"}, "scope": {"profile:read"},
@@ -171,17 +183,18 @@ func againstGatehouse(t *testing.T, database string) {
 	if status, _, _ := call(me, "Authorization", "Bearer "+tok.AccessToken+"x"); status != 401 {
 		t.Fatalf("altered token: %d", status)
 	}
-	// PATs and API keys go through the same introspection endpoint; report
-	// what it says about them today.
-	for _, c := range []struct{ name, header, value string }{
-		{"PAT", "Authorization", "Bearer " + pt.Token},
-		{"API key as Bearer", "Authorization", "Bearer " + k.Secret},
-		{"API key in X-API-Key", "X-API-Key", k.Secret},
+	// PATs and API keys go through the same introspection endpoint and
+	// pass, acting for their owner.
+	for _, c := range []struct{ name, header, value, clientID, kind string }{
+		{"PAT", "Authorization", "Bearer " + pt.Token, "", bearer.KindPAT},
+		{"API key as Bearer", "Authorization", "Bearer " + k.Secret, appID, bearer.KindAPIKey},
+		{"API key in X-API-Key", "X-API-Key", k.Secret, appID, bearer.KindAPIKey},
 	} {
 		status, _, body := call(me, c.header, c.value)
-		if status != 200 && status != 401 {
+		var m Me
+		json.Unmarshal(body, &m)
+		if status != 200 || m.ID != u.ID || m.ClientID != c.clientID || m.Credential != c.kind || !slices.Contains(m.Scopes, "profile:read") {
 			t.Errorf("%s: %d %s", c.name, status, body)
 		}
-		t.Logf("%s: %d %s", c.name, status, strings.TrimSpace(string(body)))
 	}
 }

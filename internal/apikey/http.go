@@ -20,8 +20,13 @@ import (
 
 // ClientAddr is the address API-key CIDR checks use: the host of
 // r.RemoteAddr, which the client-address resolver (internal/clientaddr) has
-// already set from a trusted proxy's header when there is one.
+// already set from a trusted proxy's header when there is one. Without a
+// request (introspection, where the caller's address is unknown) it is the
+// invalid address, which no address range admits.
 func ClientAddr(r *http.Request) netip.Addr {
+	if r == nil {
+		return netip.Addr{}
+	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()
 	}
@@ -49,14 +54,19 @@ func (s *Service) Validator() authn.BearerValidator {
 		if scopes == nil {
 			scopes = []string{}
 		}
-		return &authn.Principal{
+		p := &authn.Principal{
 			UserID:       k.ClientOwnerID,
 			ClientID:     k.ClientID,
 			Scopes:       scopes,
 			Method:       authn.MethodAPIKey,
 			CredentialID: k.ID,
+			IssuedAt:     k.CreatedAt,
 			User:         &k.Owner,
-		}, nil
+		}
+		if k.ExpiresAt != nil {
+			p.ExpiresAt = *k.ExpiresAt
+		}
+		return p, nil
 	})
 }
 

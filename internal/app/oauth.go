@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 )
@@ -14,12 +15,26 @@ func (a *App) buildOAuth() error {
 		Issuer: a.Config.Issuer, Store: a.Store, Hasher: a.Hasher, Clock: a.Now, Random: a.Rand, Logger: a.Log,
 		AccessTokenTTL: a.Config.AccessTokenTTL, RefreshTokenTTL: a.Config.RefreshTokenTTL,
 		ClientCacheTTL: a.Config.ClientCacheTTL,
+		APIs:           apis(a.Config.Sections.APIs),
+		// Introspection validates every credential kind with the API's own
+		// validators.
+		Credentials: a.Authn,
 	})
 	if err != nil {
 		return err
 	}
 	a.Authn.RegisterBearer(credential.AccessToken, a.OAuth)
 	return nil
+}
+
+// apis converts the configuration's `apis` section for the OAuth service,
+// which validates it.
+func apis(specs []config.APISpec) []oauth.API {
+	out := make([]oauth.API, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, oauth.API{Identifier: s.Identifier, Name: s.Name, Scopes: s.Scopes})
+	}
+	return out
 }
 
 // oauthArea is the OAuth endpoints and the authorized-apps pages.

@@ -299,10 +299,21 @@ func isForm(r *http.Request) bool {
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
-func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token string, basicHere bool) (*Principal, bool) {
+// Validate checks a bearer credential of any kind with the validator
+// registered for its kind — the same one the API's Require uses — so every
+// rule (expiry, revocation, token family, owner disabled or password changed,
+// app disabled or deleted, API-key address ranges) is applied identically
+// wherever a credential is presented: the API, introspection, the gateway.
+//
+// r is the request the credential arrived with; API-key address ranges are
+// checked against its client address. With r nil the caller's address is
+// unknown, and a key limited to address ranges is refused.
+//
+// A refused credential gives an error for which errors.Is(err,
+// ErrInvalidToken) holds; any other error is an internal failure.
+func (a *Authenticator) Validate(ctx context.Context, token string, r *http.Request) (*Principal, error) {
 	if token == "" || safetext.Check(token, 4096) != nil {
-		a.invalidToken(w, "The access token is missing or malformed.")
-		return nil, false
+		return nil, InvalidToken("The access token is missing or malformed.")
 	}
 	var v BearerValidator
 	a.mu.RLock()
@@ -313,16 +324,29 @@ func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token str
 	}
 	a.mu.RUnlock()
 	if v == nil {
-		a.invalidToken(w, "The access token is invalid, expired or revoked.")
-		return nil, false
+		return nil, InvalidToken("The access token is invalid, expired or revoked.")
 	}
-	p, err := v.ValidateBearer(r.Context(), token, r)
-	if err != nil || p == nil {
+	p, err := v.ValidateBearer(ctx, token, r)
+	if err == nil && p == nil {
+		err = ErrInvalidToken
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText) {
+		err = fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (a *Authenticator) bearer(w http.ResponseWriter, r *http.Request, token string, basicHere bool) (*Principal, bool) {
+	p, err := a.Validate(r.Context(), token, r)
+	if err != nil {
 		var te *TokenError
 		switch {
 		case errors.As(err, &te):
 			a.invalidToken(w, te.Description)
-		case err == nil || errors.Is(err, ErrInvalidToken) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText):
+		case errors.Is(err, ErrInvalidToken):
 			a.invalidToken(w, "The access token is invalid, expired or revoked.")
 		default:
 			a.log.Error("validating bearer token", "err", err)

@@ -11,6 +11,7 @@ import (
 
 	"context"
 	"slices"
+	"time"
 )
 
 // Authentication methods (Principal.Method).
@@ -42,6 +43,15 @@ type Principal struct {
 	// CredentialID identifies the token, PAT or key used (for audit logs;
 	// never the secret). "" for password authentication.
 	CredentialID string
+	// Audience lists the API identifiers (RFC 8707 resource) the credential
+	// is meant for. nil means no explicit audience: the credential is meant
+	// for every API whose scopes it carries (PATs, API keys, and tokens
+	// issued without a resource parameter).
+	Audience []string
+	// IssuedAt is when the credential was created; ExpiresAt when it stops
+	// working (zero: it does not expire). Zero for password authentication.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
 	// User is the profile of UserID when the credential lookup already read
 	// it (every built-in credential does), so handlers need no second query;
 	// nil otherwise.

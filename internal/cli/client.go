@@ -51,15 +51,17 @@ type clientJSON struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	GrantTypes   []string `json:"grant_types"`
 	Scopes       []string `json:"scopes"`
-	AccessTTL    string   `json:"access_token_ttl,omitempty"`
-	RefreshTTL   string   `json:"refresh_token_ttl,omitempty"`
-	CreatedAt    string   `json:"created_at"`
+	// ResourceServer is the API identifier of a resource server's client.
+	ResourceServer string `json:"resource_server,omitempty"`
+	AccessTTL      string `json:"access_token_ttl,omitempty"`
+	RefreshTTL     string `json:"refresh_token_ttl,omitempty"`
+	CreatedAt      string `json:"created_at"`
 }
 
 func toClientJSON(c *store.Client, owner string) clientJSON {
 	j := clientJSON{
 		ClientID: c.ID, Name: c.Name, Description: c.Description, Type: c.Type, Status: c.Status, Owner: owner,
-		RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes, ResourceServer: c.ResourceServer,
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339),
 	}
 	if c.AccessTTL > 0 {
@@ -91,13 +93,17 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "a redirect URI, compared by exact match; https, or http://127.0.0.1 / http://[::1] (any port) for native apps (repeatable)")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or implicit (legacy) (repeatable; default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(oauth.ScopeNames(), ", ")+" (repeatable)")
+	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's `apis` section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *name == "" {
 		return errors.New("--name is required")
 	}
-	if len(grants) == 0 {
+	if *resourceServer != "" && (len(grants) > 0 || len(redirects) > 0 || len(scopes) > 0 || *public) {
+		return errors.New("--resource-server registers an introspection-only client: it takes no --redirect-uri, --grant-type, --scope or --public")
+	}
+	if len(grants) == 0 && *resourceServer == "" {
 		grants = listFlag{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	a, err := env.OpenApp(ctx)
@@ -112,7 +118,7 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	c, secret, err := a.OAuth.CreateClient(ctx, oauth.NewClient{
 		Name: *name, Description: *desc, OwnerID: u.ID, Public: *public,
 		RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes,
-		AccessTTL: *accessTTL, RefreshTTL: *refreshTTL,
+		AccessTTL: *accessTTL, RefreshTTL: *refreshTTL, ResourceServer: *resourceServer,
 	})
 	var inv *oauth.InvalidClientError
 	if errors.As(err, &inv) {
@@ -225,6 +231,9 @@ func runClientShow(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "client_id:     %s\nname:          %s\ntype:          %s\nstatus:        %s\nowner:         %s\nredirect URIs: %s\ngrant types:   %s\nscopes:        %s\ncreated:       %s\n",
 			j.ClientID, j.Name, j.Type, j.Status, j.Owner, strings.Join(j.RedirectURIs, " "),
 			strings.Join(j.GrantTypes, " "), strings.Join(j.Scopes, " "), j.CreatedAt)
+		if j.ResourceServer != "" {
+			fmt.Fprintf(w, "resource server: %s (introspection only)\n", j.ResourceServer)
+		}
 	})
 }
 

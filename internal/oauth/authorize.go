@@ -47,6 +47,9 @@ type AuthorizeRequest struct {
 	// Intention "signup" sends a signed-out user to sign-up instead of
 	// sign-in (seed 004).
 	Intention string
+	// Resources are the RFC 8707 resource parameters, which may repeat
+	// ("Multiple "resource" parameters MAY be used").
+	Resources []string
 	// Repeated lists the parameters that appeared more than once. RFC 6749
 	// §3.1: "Request and response parameters MUST NOT be included more than
 	// once."
@@ -71,7 +74,7 @@ func ParseAuthorizeRequest(v url.Values) AuthorizeRequest {
 		ClientID: v.Get("client_id"), RedirectURI: v.Get("redirect_uri"), ResponseType: v.Get("response_type"),
 		Scope: v.Get("scope"), State: v.Get("state"), CodeChallenge: v.Get("code_challenge"),
 		CodeChallengeMethod: v.Get("code_challenge_method"), Prompt: v.Get("prompt"), Nonce: v.Get("nonce"),
-		Intention: v.Get("intention"),
+		Intention: v.Get("intention"), Resources: v["resource"],
 	}
 	_, r.ScopeSent = v["scope"]
 	for _, p := range authorizeParams {
@@ -106,6 +109,9 @@ func (r AuthorizeRequest) Values() url.Values {
 	set("prompt", r.Prompt)
 	set("nonce", r.Nonce)
 	set("intention", r.Intention)
+	if len(r.Resources) > 0 {
+		v["resource"] = slices.Clone(r.Resources)
+	}
 	return v
 }
 
@@ -121,6 +127,7 @@ type Authorization struct {
 	// Set only once the request is valid beyond client and redirect URI:
 	ResponseType        string
 	Scopes              []string
+	Audience            []string // the requested resources (nil: none)
 	CodeChallenge       string
 	CodeChallengeMethod string
 	Prompt              []string
@@ -248,7 +255,14 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if e := CheckDelegable(scopes); e != nil {
 		return a, e
 	}
-	a.Scopes = scopes
+	aud, e := s.resolveResources(req.Resources, nil)
+	if e != nil {
+		return a, e
+	}
+	if e := s.checkAudienceScopes(scopes, aud); e != nil {
+		return a, e
+	}
+	a.Scopes, a.Audience = scopes, aud
 	if req.ResponseType == "code" {
 		switch {
 		case req.CodeChallenge != "" || req.CodeChallengeMethod != "":
@@ -392,7 +406,7 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 	if err != nil {
 		return "", ErrServerError(err)
 	}
-	g := &store.Grant{ID: grantID, ClientID: a.Client.ID, UserID: userID, Scopes: a.Scopes, CreatedAt: now}
+	g := &store.Grant{ID: grantID, ClientID: a.Client.ID, UserID: userID, Scopes: a.Scopes, Audience: a.Audience, CreatedAt: now}
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return "", ErrServerError(err)
 	}
@@ -409,7 +423,7 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 		}
 		ac := &store.AuthCode{
 			Hash: hash, GrantID: grantID, ClientID: a.Client.ID, UserID: userID,
-			RedirectURI: a.Request.RedirectURI, Scopes: a.Scopes,
+			RedirectURI: a.Request.RedirectURI, Scopes: a.Scopes, Audience: a.Audience,
 			CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Nonce: a.Nonce,
 			AuthTime: authTime.UTC().Truncate(time.Millisecond), CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
 		}
@@ -421,7 +435,7 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 		// RFC 6749 §4.2.2: "The authorization server MUST NOT issue a refresh
 		// token."
 		ttl := s.accessTTLFor(a.Client)
-		access, err := s.mint(credential.AccessToken, a.Client, userID, grantID, a.Scopes, now, ttl)
+		access, err := s.mint(credential.AccessToken, a.Client, userID, grantID, a.Scopes, a.Audience, now, ttl)
 		if err != nil {
 			return "", ErrServerError(err)
 		}

@@ -53,6 +53,7 @@ func (s *Service) ValidateBearer(ctx context.Context, token string, _ *http.Requ
 	return &authn.Principal{
 		UserID: info.UserID, ClientID: info.ClientID, Scopes: scopes,
 		Method: authn.MethodAccessToken, CredentialID: info.ID,
+		Audience: info.Audience, IssuedAt: info.CreatedAt, ExpiresAt: info.ExpiresAt,
 		User: &info.User,
 	}, nil
 }

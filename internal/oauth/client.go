@@ -42,6 +42,11 @@ type NewClient struct {
 	// Status defaults to store.ClientActive (the admin CLI); the developer
 	// portal creates pending clients.
 	Status string
+	// ResourceServer, when set, registers the credentials of a resource
+	// server instead of an app: the identifier of a declared API. Such a
+	// client is confidential, has no redirect URIs, grant types or scopes,
+	// and can only introspect credentials meant for that API.
+	ResourceServer string
 }
 
 // ValidateClient checks a client record and returns every problem at once
@@ -74,6 +79,23 @@ func ValidateClient(c *store.Client) error {
 		bad("status must be active, pending or disabled")
 	}
 
+	if c.ResourceServer != "" {
+		// A resource server authenticates at introspection and nothing
+		// else: it never obtains tokens of its own.
+		if err := CheckResourceURI(c.ResourceServer); err != nil {
+			bad("resource server %q %v", c.ResourceServer, err)
+		}
+		if c.Type != store.ClientConfidential {
+			bad("a resource server must be confidential: it authenticates at introspection with its secret (RFC 7662 §2.1)")
+		}
+		if len(c.RedirectURIs) > 0 || len(c.GrantTypes) > 0 || len(c.Scopes) > 0 {
+			bad("a resource server has no redirect URIs, grant types or scopes: it can only introspect")
+		}
+		if c.AccessTTL != 0 || c.RefreshTTL != 0 {
+			bad("a resource server obtains no tokens, so it has no token lifetimes")
+		}
+		return errors.Join(errs...)
+	}
 	if len(c.GrantTypes) == 0 {
 		bad("at least one grant type is required (%s)", strings.Join(GrantTypes(), ", "))
 	}
@@ -167,7 +189,7 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 		ID: id, Name: strings.TrimSpace(nc.Name), Description: strings.TrimSpace(nc.Description), OwnerID: nc.OwnerID,
 		Type: store.ClientConfidential, RedirectURIs: nonNil(nc.RedirectURIs), GrantTypes: nonNil(nc.GrantTypes),
 		Scopes: nonNil(nc.Scopes), Status: nc.Status, AccessTTL: nc.AccessTTL, RefreshTTL: nc.RefreshTTL,
-		CreatedAt: now, UpdatedAt: now,
+		ResourceServer: nc.ResourceServer, CreatedAt: now, UpdatedAt: now,
 	}
 	if nc.Public {
 		c.Type = store.ClientPublic
@@ -177,6 +199,9 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 	}
 	if err := ValidateClient(c); err != nil {
 		return nil, "", &InvalidClientError{Err: err}
+	}
+	if _, ok := s.apis[c.ResourceServer]; c.ResourceServer != "" && !ok {
+		return nil, "", &InvalidClientError{Err: fmt.Errorf("resource server %q is not a declared API (add it to the `apis` section of the configuration file)", c.ResourceServer)}
 	}
 	var secrets []store.ClientSecret
 	secret := ""

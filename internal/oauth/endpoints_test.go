@@ -17,7 +17,7 @@ func TestIntrospection(t *testing.T) {
 		owner := e.user("owner@example.com")
 		alice := e.user("alice@example.com")
 		a := e.client(owner, oauth.NewClient{})
-		rs := e.client(owner, oauth.NewClient{Name: "Resource server", GrantTypes: []string{oauth.GrantClientCredentials}})
+		rs := e.client(owner, oauth.NewClient{Name: "Resource server", ResourceServer: apiCards})
 		pub := e.client(owner, oauth.NewClient{Name: "Pub", Public: true})
 		b := e.browser()
 		b.login(alice.Email)
@@ -31,7 +31,9 @@ func TestIntrospection(t *testing.T) {
 		if exp := int64(m["exp"].(float64)); exp != e.clock.Now().Add(time.Hour).Unix() {
 			t.Errorf("exp %d", exp)
 		}
-		if m := e.introspect(rs, tok.RefreshToken); m["active"] != true || m["token_use"] != "refresh_token" || m["token_type"] != nil {
+		// A refresh token introspects only for the client it was issued to.
+		if m := e.introspect(a, tok.RefreshToken); m["active"] != true || m["token_use"] != "refresh_token" || m["token_type"] != nil ||
+			m["credential_kind"] != "refresh_token" {
 			t.Fatalf("refresh: %v", m)
 		}
 		// The hint is only a hint.
@@ -69,7 +71,7 @@ func TestIntrospection(t *testing.T) {
 			t2 := e.codeFlow(b2, a)
 			e.clock.Advance(time.Hour)
 			inactive("expired access token", t2.AccessToken)
-			if m := e.introspect(rs, t2.RefreshToken); m["active"] != true {
+			if m := e.introspect(a, t2.RefreshToken); m["active"] != true {
 				t.Fatalf("refresh token outlives the access token: %v", m)
 			}
 		})
@@ -120,7 +122,7 @@ func TestRevocation(t *testing.T) {
 		alice := e.user("alice@example.com")
 		a := e.client(owner, oauth.NewClient{})
 		other := e.client(owner, oauth.NewClient{Name: "Other"})
-		rs := e.client(owner, oauth.NewClient{Name: "RS", GrantTypes: []string{oauth.GrantClientCredentials}})
+		rs := e.client(owner, oauth.NewClient{Name: "RS", ResourceServer: apiCards})
 		b := e.browser()
 		b.login(alice.Email)
 		revoke := func(c *app, token, hint string) *resp {
@@ -143,7 +145,7 @@ func TestRevocation(t *testing.T) {
 				t.Fatal("still active")
 			}
 			// The refresh token is unaffected.
-			if e.introspect(rs, tok.RefreshToken)["active"] != true {
+			if e.introspect(a, tok.RefreshToken)["active"] != true {
 				t.Fatal("refresh token died with its access token")
 			}
 		})

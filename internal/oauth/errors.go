@@ -66,6 +66,7 @@ const (
 	CodeLoginRequired           = "login_required"
 	CodeConsentRequired         = "consent_required"
 	CodeInteractionRequired     = "interaction_required"
+	CodeInvalidTarget           = "invalid_target"
 )
 
 func newError(code string, status int, format string, args ...any) *Error {
@@ -114,6 +115,12 @@ func ErrUnsupportedGrantType(format string, args ...any) *Error {
 // exceeds the scope granted by the resource owner." (RFC 6749 §5.2)
 func ErrInvalidScope(format string, args ...any) *Error {
 	return newError(CodeInvalidScope, http.StatusBadRequest, format, args...)
+}
+
+// ErrInvalidTarget: "The requested resource is invalid, missing, unknown, or
+// malformed." (RFC 8707 §2)
+func ErrInvalidTarget(format string, args ...any) *Error {
+	return newError(CodeInvalidTarget, http.StatusBadRequest, format, args...)
 }
 
 // ErrAccessDenied: "The resource owner or authorization server denied the

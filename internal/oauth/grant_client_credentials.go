@@ -52,9 +52,27 @@ func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req To
 	if len(scopes) == 0 {
 		return nil, ErrInvalidScope("this client has no app-level scope")
 	}
+	// RFC 8707 §2: the token is meant for the named APIs only, and may
+	// carry only their scopes (or Gatehouse's own).
+	aud, e := s.resolveResources(req.Resources, nil)
+	if e != nil {
+		return nil, e
+	}
+	if req.ScopeSent || len(aud) == 0 {
+		if e := s.checkAudienceScopes(scopes, aud); e != nil {
+			return nil, e
+		}
+	} else {
+		// No scope requested: the default is the app's scopes that fit
+		// the audience.
+		scopes = s.audienceScopes(scopes, aud)
+		if len(scopes) == 0 {
+			return nil, ErrInvalidScope("this client has no scope of the requested resource")
+		}
+	}
 	now := s.time()
 	ttl := s.accessTTLFor(c)
-	access, err := s.mint(credential.AccessToken, c, c.OwnerID, "", scopes, now, ttl)
+	access, err := s.mint(credential.AccessToken, c, c.OwnerID, "", scopes, aud, now, ttl)
 	if err != nil {
 		return nil, ErrServerError(err)
 	}

@@ -66,7 +66,16 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 	if ac.GrantRevoked {
 		return nil, ErrInvalidGrant("the authorization was revoked")
 	}
-	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, ac.Scopes, ac.Scopes, now)
+	// RFC 8707 §2.2: a resource named here selects the audience of this
+	// access token, within what the user authorized.
+	aud, e := s.resolveResources(req.Resources, ac.Audience)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.checkAudienceScopes(ac.Scopes, aud); e != nil {
+		return nil, e
+	}
+	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, ac.Scopes, ac.Scopes, aud, ac.Audience, now)
 	if err != nil {
 		return nil, ErrServerError(err)
 	}

@@ -82,7 +82,16 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 	// RFC 6749 §6: "If a new refresh token is issued, the refresh token scope
 	// MUST be identical to that of the refresh token included by the client
 	// in the request." Narrowing applies to the new access token only.
-	resp, records, err := s.issuePair(c, info.UserID, info.GrantID, scopes, info.Scopes, now)
+	// RFC 8707 §2.2: the resource of a refresh request may narrow the new
+	// access token's audience, never widen it beyond the authorization.
+	aud, e := s.resolveResources(req.Resources, info.Audience)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.checkAudienceScopes(scopes, aud); e != nil {
+		return nil, e
+	}
+	resp, records, err := s.issuePair(c, info.UserID, info.GrantID, scopes, info.Scopes, aud, info.Audience, now)
 	if err != nil {
 		return nil, ErrServerError(err)
 	}

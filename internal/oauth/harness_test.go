@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/pat"
 	"html"
 	"io"
 	"log/slog"
@@ -129,8 +131,23 @@ type env struct {
 	ids    *identity.Service
 	auth   *authn.Authenticator
 	svc    *oauth.Service
+	pats   *pat.Service
+	keys   *apikey.Service
 	srv    *httptest.Server
 	issuer string
+}
+
+// The APIs every test server declares. Gatehouse's compiled-in scopes stand
+// in for an operator's: the cards API owns profile:read, the ledger API
+// tokens:read.
+const (
+	apiCards  = "https://cards.example/api"
+	apiLedger = "https://ledger.example"
+)
+
+var testAPIs = []oauth.API{
+	{Identifier: apiCards, Name: "Cards API", Scopes: []string{oauth.ScopeProfileRead}},
+	{Identifier: apiLedger, Name: "Ledger API", Scopes: []string{oauth.ScopeTokensRead}},
 }
 
 // scopeRoute is a test route that needs tokens:read (for 403
@@ -182,11 +199,22 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
+		APIs: testAPIs, Credentials: auth,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	auth.RegisterBearer(credential.AccessToken, svc)
+	pats, err := pat.New(st, hasher, clock.Now, rand.Reader, log, pat.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := apikey.New(st, hasher, clock.Now, rand.Reader, log, apikey.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth.RegisterBearer(credential.PAT, pats.Validator())
+	auth.RegisterBearer(credential.APIKey, keys.Validator())
 	pages, err := web.New(web.Config{Issuer: issuer}, ids, hasher, clock.Now, log)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +224,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer}
+	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer, pats: pats, keys: keys}
 }
 
 type scopeArea struct{ auth *authn.Authenticator }
@@ -232,6 +260,13 @@ func (e *env) client(owner *store.User, nc oauth.NewClient) *app {
 	nc.OwnerID = owner.ID
 	if nc.Name == "" {
 		nc.Name = "Test App"
+	}
+	if nc.ResourceServer != "" {
+		c, sec, err := e.svc.CreateClient(e.ctx, nc)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return &app{Client: c, secret: sec, conf: &oauth2.Config{ClientID: c.ID, ClientSecret: sec}}
 	}
 	if nc.RedirectURIs == nil {
 		nc.RedirectURIs = []string{redirectURI}

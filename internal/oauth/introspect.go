@@ -41,6 +41,18 @@ func ParseTokenQuery(authorization string, body url.Values) (TokenQuery, *Error)
 	return q, nil
 }
 
+// Credential kinds in the credential_kind member of an introspection
+// response (an extension: RFC 7662 §2.2 "Specific implementations MAY
+// extend this structure with their own service-specific response names").
+// The names are those of credential.Kind.String, and of the public bearer
+// package's Kind* constants.
+const (
+	KindAccessToken  = "access_token"
+	KindRefreshToken = "refresh_token"
+	KindPAT          = "personal_access_token"
+	KindAPIKey       = "api_key"
+)
+
 // Introspection is an RFC 7662 §2.2 response. An inactive token is only
 // {"active":false}: "If the introspection call is properly authorized but
 // the token is not active, does not exist on this server, or the protected
@@ -52,23 +64,34 @@ type Introspection struct {
 	Active    bool   `json:"active"`
 	Scope     string `json:"scope,omitempty"`
 	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
-	// TokenUse says "access_token" or "refresh_token" (an extension, so a
-	// resource server never mistakes a refresh token for an access token).
-	TokenUse string `json:"token_use,omitempty"`
-	Exp      int64  `json:"exp,omitempty"`
-	Iat      int64  `json:"iat,omitempty"`
-	Sub      string `json:"sub,omitempty"`
-	Iss      string `json:"iss,omitempty"`
-	Jti      string `json:"jti,omitempty"`
+	// TokenUse says "access_token" or "refresh_token" for OAuth tokens (an
+	// extension, so a resource server never mistakes a refresh token for an
+	// access token).
+	TokenUse string   `json:"token_use,omitempty"`
+	Exp      int64    `json:"exp,omitempty"`
+	Iat      int64    `json:"iat,omitempty"`
+	Sub      string   `json:"sub,omitempty"`
+	Aud      []string `json:"aud,omitempty"`
+	Iss      string   `json:"iss,omitempty"`
+	Jti      string   `json:"jti,omitempty"`
+	// CredentialKind is one of the Kind* constants.
+	CredentialKind string `json:"credential_kind,omitempty"`
 }
 
 // Introspect answers an RFC 7662 request. RFC 7662 §2.1: "To prevent token
 // scanning attacks, the endpoint MUST also require some form of
 // authorization to access this endpoint" — only confidential clients, which
-// hold a secret, may introspect. Any such client (typically a resource
-// server) may introspect any token; the token_type_hint is only a hint: our
-// tokens say their own type.
+// hold a secret, may introspect.
+//
+// Access tokens, personal access tokens and API keys are validated by the
+// same validators the API uses (Options.Credentials), so introspection and
+// the API never disagree. Refresh tokens are never presented to an API; one
+// introspects as active only for the client it was issued to. Who may learn
+// about which credential is mayIntrospect's rule; anything else is
+// {"active":false}. The token_type_hint is only a hint: our credentials say
+// their own kind.
 func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection, error) {
 	if len(q.Repeated) > 0 {
 		return nil, ErrInvalidRequest("%s is included more than once", strings.Join(q.Repeated, ", "))
@@ -85,29 +108,77 @@ func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection,
 	}
 	inactive := &Introspection{Active: false}
 	p, perr := credential.Parse(q.Token)
-	if perr != nil || p.Env != s.env || (p.Kind != credential.AccessToken && p.Kind != credential.RefreshToken) {
+	if perr != nil || p.Env != s.env {
 		return inactive, nil
 	}
-	info, err := s.st.TokenByHash(ctx, s.hasher.Hash(q.Token))
+	switch p.Kind {
+	case credential.RefreshToken:
+		return s.introspectRefresh(ctx, c, q.Token)
+	case credential.AccessToken, credential.PAT, credential.APIKey:
+	default:
+		return inactive, nil
+	}
+	if s.creds == nil {
+		return inactive, nil
+	}
+	// No request: the caller here is the resource server, not whoever
+	// presented the credential to it, so an API key limited to address
+	// ranges cannot be vouched for and is inactive.
+	pr, err := s.creds.Validate(ctx, q.Token, nil)
+	if errors.Is(err, authn.ErrInvalidToken) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, ErrServerError(err)
+	}
+	if !s.mayIntrospect(c, pr) {
+		return inactive, nil
+	}
+	out := &Introspection{
+		Active: true, Scope: FormatScope(pr.Scopes), ClientID: pr.ClientID, TokenType: "Bearer",
+		Sub: pr.UserID, Aud: pr.Audience, Iss: s.issuer, Jti: pr.CredentialID,
+	}
+	if pr.User != nil {
+		out.Username = pr.User.Email
+	}
+	if !pr.IssuedAt.IsZero() {
+		out.Iat = pr.IssuedAt.Unix()
+	}
+	if !pr.ExpiresAt.IsZero() {
+		out.Exp = pr.ExpiresAt.Unix()
+	}
+	switch pr.Method {
+	case authn.MethodAccessToken:
+		out.CredentialKind, out.TokenUse = KindAccessToken, "access_token"
+	case authn.MethodPAT:
+		out.CredentialKind = KindPAT
+	case authn.MethodAPIKey:
+		out.CredentialKind = KindAPIKey
+	default:
+		return inactive, nil
+	}
+	return out, nil
+}
+
+// introspectRefresh answers for a refresh token: active only for the client
+// it was issued to (a resource server never holds one).
+func (s *Service) introspectRefresh(ctx context.Context, c *store.Client, token string) (*Introspection, error) {
+	inactive := &Introspection{Active: false}
+	info, err := s.st.TokenByHash(ctx, s.hasher.Hash(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return inactive, nil
 	}
 	if err != nil {
 		return nil, ErrServerError(err)
 	}
-	if s.tokenProblem(info) != "" {
+	if info.Kind != store.TokenRefresh || info.ClientID != c.ID || s.tokenProblem(info) != "" {
 		return inactive, nil
 	}
-	out := &Introspection{
-		Active: true, Scope: FormatScope(info.Scopes), ClientID: info.ClientID,
-		Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: info.UserID, Iss: s.issuer, Jti: info.ID,
-	}
-	if info.Kind == store.TokenAccess {
-		out.TokenType, out.TokenUse = "Bearer", "access_token"
-	} else {
-		out.TokenUse = "refresh_token"
-	}
-	return out, nil
+	return &Introspection{
+		Active: true, Scope: FormatScope(info.Scopes), ClientID: info.ClientID, Username: info.User.Email,
+		TokenUse: "refresh_token", Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: info.UserID,
+		Aud: info.Audience, Iss: s.issuer, Jti: info.ID, CredentialKind: KindRefreshToken,
+	}, nil
 }
 
 // tokenProblem says why a stored token is not usable ("" when it is).

@@ -79,6 +79,14 @@ type Options struct {
 	// still authenticate at the token endpoint on a replica that cached it
 	// (see clientCache). 0 turns the cache off.
 	ClientCacheTTL time.Duration
+	// APIs are the operator's resource servers (config section `apis`):
+	// the values `resource` may name, and what resource-server clients
+	// speak for.
+	APIs []API
+	// Credentials validates credentials of every kind for introspection
+	// (the API's authenticator). Without it only refresh tokens introspect
+	// as active.
+	Credentials CredentialValidator
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -95,6 +103,8 @@ type Service struct {
 	codeTTL    time.Duration
 	loginAge   time.Duration
 	clients    *clientCache
+	apis       map[string]API
+	creds      CredentialValidator
 }
 
 // NewService checks the options and builds the Service.
@@ -108,7 +118,12 @@ func NewService(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	apis, err := validateAPIs(o.APIs)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
 	s := &Service{
+		apis: apis, creds: o.Credentials,
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL),

@@ -23,6 +23,8 @@ type TokenRequest struct {
 	Scope        string
 	ScopeSent    bool
 	Client       ClientCredentials
+	// Resources are the RFC 8707 resource parameters (they may repeat).
+	Resources []string
 	// Repeated lists parameters sent more than once (RFC 6749 §3.2:
 	// "Request and response parameters MUST NOT be included more than once").
 	Repeated []string
@@ -38,6 +40,7 @@ func ParseTokenRequest(authorization string, body url.Values) (TokenRequest, *Er
 		CodeVerifier: body.Get("code_verifier"), RefreshToken: body.Get("refresh_token"), Scope: body.Get("scope"),
 	}
 	_, r.ScopeSent = body["scope"]
+	r.Resources = body["resource"]
 	for _, p := range tokenParams {
 		if len(body[p]) > 1 {
 			r.Repeated = append(r.Repeated, p)
@@ -87,6 +90,9 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err != nil {
 		return nil, err
 	}
+	if c.ResourceServer != "" {
+		return nil, ErrUnauthorizedClient("this client holds a resource server's credentials: it can only introspect, never obtain tokens")
+	}
 	switch req.GrantType {
 	case "":
 		return nil, ErrInvalidRequest("grant_type is missing")
@@ -113,7 +119,7 @@ type minted struct {
 	record *store.Token
 }
 
-func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID string, scopes []string, now time.Time, ttl time.Duration) (minted, error) {
+func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID string, scopes, aud []string, now time.Time, ttl time.Duration) (minted, error) {
 	secret, hash, err := s.newSecret(k)
 	if err != nil {
 		return minted{}, err
@@ -128,15 +134,16 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 	}
 	return minted{secret: secret, record: &store.Token{
 		Hash: hash, ID: id, Kind: kind, GrantID: grantID, ClientID: c.ID, UserID: userID,
-		Scopes: slices.Clone(scopes), CreatedAt: now, ExpiresAt: now.Add(ttl),
+		Scopes: slices.Clone(scopes), Audience: slices.Clone(aud), CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}}, nil
 }
 
 // issuePair mints an access token and, when the client may refresh, a
-// refresh token of the same family.
-func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScopes, refreshScopes []string, now time.Time) (*TokenResponse, []*store.Token, error) {
+// refresh token of the same family. The refresh token keeps the whole
+// authorized audience; the access token may be narrowed to part of it.
+func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScopes, refreshScopes, accessAud, refreshAud []string, now time.Time) (*TokenResponse, []*store.Token, error) {
 	ttl := s.accessTTLFor(c)
-	access, err := s.mint(credential.AccessToken, c, userID, grantID, accessScopes, now, ttl)
+	access, err := s.mint(credential.AccessToken, c, userID, grantID, accessScopes, accessAud, now, ttl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -146,7 +153,7 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 	}
 	records := []*store.Token{access.record}
 	if hasGrantType(c, GrantRefreshToken) {
-		refresh, err := s.mint(credential.RefreshToken, c, userID, grantID, refreshScopes, now, s.refreshTTLFor(c))
+		refresh, err := s.mint(credential.RefreshToken, c, userID, grantID, refreshScopes, refreshAud, now, s.refreshTTLFor(c))
 		if err != nil {
 			return nil, nil, err
 		}

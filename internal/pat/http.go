@@ -34,13 +34,18 @@ func (s *Service) Validator() authn.BearerValidator {
 			}
 			return nil, err
 		}
-		return &authn.Principal{
+		out := &authn.Principal{
 			UserID:       p.UserID,
 			Scopes:       nonNil(p.Scopes),
 			Method:       authn.MethodPAT,
 			CredentialID: p.ID,
+			IssuedAt:     p.CreatedAt,
 			User:         &p.User,
-		}, nil
+		}
+		if p.ExpiresAt != nil {
+			out.ExpiresAt = *p.ExpiresAt
+		}
+		return out, nil
 	})
 }
 

@@ -293,8 +293,13 @@ type Client struct {
 	// AccessTTL and RefreshTTL override the server defaults when non-zero.
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// ResourceServer, when set, is the identifier URI of the API (RFC 8707
+	// resource) this client speaks for: a resource server's credentials,
+	// which may introspect credentials meant for that API and never obtain
+	// tokens. "" for an ordinary application.
+	ResourceServer string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // ClientSecret is one of a client's secrets (several allow rotation).
@@ -357,10 +362,13 @@ type Consents interface {
 // client_credentials issuance). Every token carries its grant id; revoking the
 // grant kills every token of the family, including ones minted a moment later.
 type Grant struct {
-	ID        string
-	ClientID  string
-	UserID    string
-	Scopes    []string
+	ID       string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	// Audience lists the API identifiers (RFC 8707 resource) the user
+	// authorized; nil when the request named none.
+	Audience  []string
 	CreatedAt time.Time
 	RevokedAt *time.Time
 }
@@ -389,6 +397,7 @@ type AuthCode struct {
 	UserID              string
 	RedirectURI         string // as sent in the authorization request ("" if omitted)
 	Scopes              []string
+	Audience            []string // RFC 8707 resources of the request (nil: none)
 	CodeChallenge       string
 	CodeChallengeMethod string
 	Nonce               string
@@ -431,13 +440,16 @@ const (
 
 // Token is an opaque OAuth access or refresh token, stored by keyed hash.
 type Token struct {
-	Hash       string
-	ID         string // public identifier (logs, audit, jti)
-	Kind       string // TokenAccess or TokenRefresh
-	GrantID    string
-	ClientID   string
-	UserID     string
-	Scopes     []string
+	Hash     string
+	ID       string // public identifier (logs, audit, jti)
+	Kind     string // TokenAccess or TokenRefresh
+	GrantID  string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	// Audience lists the API identifiers the token is meant for (RFC 8707);
+	// nil means no explicit audience: every API whose scopes it carries.
+	Audience   []string
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	ConsumedAt *time.Time // refresh tokens: rotated

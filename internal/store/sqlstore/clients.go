@@ -9,7 +9,7 @@ import (
 )
 
 const clientCols = `id, name, description, owner_id, type, redirect_uris, grant_types, scopes, status,
-	access_ttl_s, refresh_ttl_s, created_at, updated_at`
+	access_ttl_s, refresh_ttl_s, resource_server, created_at, updated_at`
 
 func scanClient(sc interface{ Scan(...any) error }, c *store.Client) error {
 	var (
@@ -17,7 +17,7 @@ func scanClient(sc interface{ Scan(...any) error }, c *store.Client) error {
 		attl, rttl, ca, ua   int64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.Description, &c.OwnerID, &c.Type, &uris, &grants, &scopes, &c.Status,
-		&attl, &rttl, &ca, &ua); err != nil {
+		&attl, &rttl, &c.ResourceServer, &ca, &ua); err != nil {
 		return err
 	}
 	var err error
@@ -55,9 +55,9 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, secrets []sto
 		return mapErr("create client", err)
 	}
 	return mapErr("create client", s.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
-			int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), ms(c.CreatedAt), ms(c.UpdatedAt)); err != nil {
+			int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.CreatedAt), ms(c.UpdatedAt)); err != nil {
 			return err
 		}
 		for i := range secrets {
@@ -117,10 +117,10 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 		return mapErr("update client", err)
 	}
 	res, err := s.wq.exec(ctx, `UPDATE clients SET name = ?, description = ?, owner_id = ?, type = ?,
-		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, updated_at = ?
+		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, resource_server = ?, updated_at = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
-		int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), ms(c.UpdatedAt), c.ID)
+		int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.UpdatedAt), c.ID)
 	return affectedOne("update client", res, err)
 }
 

@@ -11,19 +11,22 @@ import (
 )
 
 const codeCols = `hash, grant_id, client_id, user_id, redirect_uri, scopes, code_challenge, code_challenge_method,
-	nonce, auth_time, created_at, expires_at, consumed_at`
+	nonce, auth_time, created_at, expires_at, consumed_at, audience`
 
 func scanCode(sc interface{ Scan(...any) error }, c *store.AuthCode) error {
 	var (
-		scopes     string
-		at, ca, ea int64
-		consumed   sql.NullInt64
+		scopes, aud string
+		at, ca, ea  int64
+		consumed    sql.NullInt64
 	)
 	if err := sc.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.UserID, &c.RedirectURI, &scopes, &c.CodeChallenge,
-		&c.CodeChallengeMethod, &c.Nonce, &at, &ca, &ea, &consumed); err != nil {
+		&c.CodeChallengeMethod, &c.Nonce, &at, &ca, &ea, &consumed, &aud); err != nil {
 		return err
 	}
 	var err error
+	if c.Audience, err = decodeList(aud); err != nil {
+		return err
+	}
 	c.Scopes, err = decodeList(scopes)
 	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.ConsumedAt = fromMS(at), fromMS(ca), fromMS(ea), optTime(consumed)
 	return err
@@ -35,10 +38,14 @@ func (s *Store) CreateAuthCode(ctx context.Context, c *store.AuthCode) error {
 	if err != nil {
 		return mapErr("create auth code", err)
 	}
+	aud, err := encodeList(c.Audience)
+	if err != nil {
+		return mapErr("create auth code", err)
+	}
 	return mapErr("create auth code", s.batchDo(ctx, func(t *tx) error {
-		_, err := t.exec(context.Background(), `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := t.exec(context.Background(), `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Hash, c.GrantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge, c.CodeChallengeMethod,
-			c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt))
+			c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), nullMS(c.ConsumedAt), aud)
 		return err
 	}))
 }

@@ -83,29 +83,36 @@ func (s *Store) CreateGrant(ctx context.Context, g *store.Grant) error {
 	if err != nil {
 		return mapErr("create grant", err)
 	}
+	aud, err := encodeList(g.Audience)
+	if err != nil {
+		return mapErr("create grant", err)
+	}
 	return mapErr("create grant", s.batchDo(ctx, func(t *tx) error {
-		_, err := t.exec(context.Background(), `INSERT INTO grants (id, client_id, user_id, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			g.ID, g.ClientID, g.UserID, scopes, ms(g.CreatedAt), nullMS(g.RevokedAt))
+		_, err := t.exec(context.Background(), `INSERT INTO grants (id, client_id, user_id, scopes, audience, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			g.ID, g.ClientID, g.UserID, scopes, aud, ms(g.CreatedAt), nullMS(g.RevokedAt))
 		return err
 	}))
 }
 
 // GrantByID implements store.Grants.
 func (s *Store) GrantByID(ctx context.Context, id string) (*store.Grant, error) {
-	row, err := s.rq.queryRow(ctx, `SELECT id, client_id, user_id, scopes, created_at, revoked_at FROM grants WHERE id = ?`, id)
+	row, err := s.rq.queryRow(ctx, `SELECT id, client_id, user_id, scopes, audience, created_at, revoked_at FROM grants WHERE id = ?`, id)
 	if err != nil {
 		return nil, mapErr("grant by id", err)
 	}
 	var (
-		g      store.Grant
-		scopes string
-		ca     int64
-		ra     sql.NullInt64
+		g           store.Grant
+		scopes, aud string
+		ca          int64
+		ra          sql.NullInt64
 	)
-	if err := row.Scan(&g.ID, &g.ClientID, &g.UserID, &scopes, &ca, &ra); err != nil {
+	if err := row.Scan(&g.ID, &g.ClientID, &g.UserID, &scopes, &aud, &ca, &ra); err != nil {
 		return nil, mapErr("grant by id", err)
 	}
 	if g.Scopes, err = decodeList(scopes); err != nil {
+		return nil, mapErr("grant by id", err)
+	}
+	if g.Audience, err = decodeList(aud); err != nil {
 		return nil, mapErr("grant by id", err)
 	}
 	g.CreatedAt, g.RevokedAt = fromMS(ca), optTime(ra)

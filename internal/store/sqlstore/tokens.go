@@ -10,23 +10,26 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-const tokenCols = `hash, id, kind, grant_id, client_id, user_id, scopes, created_at, expires_at, consumed_at, revoked_at`
+const tokenCols = `hash, id, kind, grant_id, client_id, user_id, scopes, created_at, expires_at, consumed_at, revoked_at, audience`
 
 // tokenDest holds the scan targets of tokenCols that need converting.
 type tokenDest struct {
 	grantID           sql.NullString
-	scopes            string
+	scopes, aud       string
 	ca, ea            int64
 	consumed, revoked sql.NullInt64
 }
 
 func (d *tokenDest) targets(t *store.Token) []any {
-	return []any{&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea, &d.consumed, &d.revoked}
+	return []any{&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea, &d.consumed, &d.revoked, &d.aud}
 }
 
 func (d *tokenDest) fill(t *store.Token) error {
 	var err error
 	t.GrantID = d.grantID.String
+	if t.Audience, err = decodeList(d.aud); err != nil {
+		return err
+	}
 	t.Scopes, err = decodeList(d.scopes)
 	t.CreatedAt, t.ExpiresAt = fromMS(d.ca), fromMS(d.ea)
 	t.ConsumedAt, t.RevokedAt = optTime(d.consumed), optTime(d.revoked)
@@ -46,9 +49,13 @@ func insertToken(ctx context.Context, q querier, t *store.Token) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	aud, err := encodeList(t.Audience)
+	if err != nil {
+		return err
+	}
+	_, err = q.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.ID, t.Kind, nullString(t.GrantID), t.ClientID, t.UserID, scopes,
-		ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.ConsumedAt), nullMS(t.RevokedAt))
+		ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.ConsumedAt), nullMS(t.RevokedAt), aud)
 	return err
 }
 
@@ -72,7 +79,7 @@ func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error 
 // the token's grant (absent for client_credentials tokens), client and user.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo, error) {
 	row, err := s.rq.queryRow(ctx, `SELECT t.hash, t.id, t.kind, t.grant_id, t.client_id, t.user_id, t.scopes,
-			t.created_at, t.expires_at, t.consumed_at, t.revoked_at,
+			t.created_at, t.expires_at, t.consumed_at, t.revoked_at, t.audience,
 			g.revoked_at, c.status, u.disabled, u.credentials_changed_at,
 			u.email, u.name, u.totp_enabled, u.created_at
 		FROM tokens t
@@ -89,7 +96,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*store.TokenInfo,
 	r := new(tokenInfoRow)
 	t, d := &r.info.Token, &r.d
 	if err := row.Scan(&t.Hash, &t.ID, &t.Kind, &d.grantID, &t.ClientID, &t.UserID, &d.scopes, &d.ca, &d.ea,
-		&d.consumed, &d.revoked, &r.grantRevoked, &r.info.ClientStatus, &r.info.UserDisabled, &r.cca,
+		&d.consumed, &d.revoked, &d.aud, &r.grantRevoked, &r.info.ClientStatus, &r.info.UserDisabled, &r.cca,
 		&r.info.User.Email, &r.info.User.Name, &r.info.User.TOTPEnabled, &r.uca); err != nil {
 		return nil, mapErr("token by hash", err)
 	}

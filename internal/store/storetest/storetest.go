@@ -80,6 +80,7 @@ func cases() []testCase {
 		{"clients/update", testClientUpdate},
 		{"clients/secrets", testClientSecrets},
 		{"clients/delete_cascades", testClientDeleteCascades},
+		{"clients/resource_server", testClientResourceServer},
 
 		{"consents/upsert_get_list", testConsentUpsert},
 		{"consents/delete", testConsentDelete},
@@ -101,6 +102,7 @@ func cases() []testCase {
 		{"tokens/revoke_refresh_only_the_token", testTokenRevokeRefresh},
 		{"tokens/delete_expired", testTokenDeleteExpired},
 		{"codes/delete_expired", testAuthCodeDeleteExpired},
+		{"audience/round_trip", testAudienceRoundTrip},
 
 		{"pats/create_lookup", testPATCreateLookup},
 		{"pats/list_revoke", testPATListRevoke},
