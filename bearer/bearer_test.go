@@ -219,7 +219,7 @@ func TestAnswers(t *testing.T) {
 	e.as.set("gthr_refresh", e.active("cards:read", "token_use", "refresh_token"))
 	e.as.set("gtha_no_scope", e.active("profile:read"))
 	e.as.set("gtha_no_exp", map[string]any{"active": true, "scope": "cards:read"})
-	e.as.set("gthk_pat_kind", e.active("cards:read", "credential_kind", "personal_access_token"))
+	e.as.set("gthk_pat_kind", e.active("cards:read", "credential_kind", "pat"))
 	e.as.set("gtha_string_active", map[string]any{"active": "true", "scope": "cards:read"})
 	e.as.set("gtha_bad_exp", e.active("cards:read", "exp", "tomorrow"))
 
@@ -345,7 +345,7 @@ func TestAudienceAndKinds(t *testing.T) {
 	e := newEnv(t, bearer.IntrospectorOptions{}, bearer.Options{Audience: "cards", Kinds: []string{bearer.KindAPIKey, bearer.KindPAT}})
 	e.as.set("gthk_cards", e.active("cards:read", "aud", []string{"ledger", "cards"}, "credential_kind", "api_key"))
 	e.as.set("gthk_ledger", e.active("cards:read", "aud", "ledger", "credential_kind", "api_key"))
-	e.as.set("gthp_cards", e.active("cards:read", "aud", "cards", "credential_kind", "personal_access_token"))
+	e.as.set("gthp_cards", e.active("cards:read", "aud", "cards", "credential_kind", "pat"))
 	e.as.set("gtha_cards", e.active("cards:read", "aud", "cards", "credential_kind", "access_token"))
 	e.as.set("gtha_nokind", e.active("cards:read", "aud", "cards"))
 	e.as.set("gtha_noaud", e.active("cards:read", "credential_kind", "api_key"))

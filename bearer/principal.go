@@ -37,9 +37,9 @@ func (f ValidatorFunc) Validate(ctx context.Context, token string) (*Principal, 
 // Credential kinds Gatehouse reports in the credential_kind member of an
 // introspection response.
 const (
-	KindAccessToken = "access_token"          // OAuth 2.0 access token (gtha_…)
-	KindPAT         = "personal_access_token" // personal access token (gthp_…)
-	KindAPIKey      = "api_key"               // API key (gthk_…)
+	KindAccessToken = "access_token" // OAuth 2.0 access token (gtha_…)
+	KindPAT         = "pat"          // personal access token (gthp_…)
+	KindAPIKey      = "api_key"      // API key (gthk_…)
 )
 
 // Principal is who a request acts for, as the authorization server described

@@ -44,13 +44,15 @@ func ParseTokenQuery(authorization string, body url.Values) (TokenQuery, *Error)
 // Credential kinds in the credential_kind member of an introspection
 // response (an extension: RFC 7662 §2.2 "Specific implementations MAY
 // extend this structure with their own service-specific response names").
-// The names are those of credential.Kind.String, and of the public bearer
-// package's Kind* constants.
+// The names are the authentication methods of authn (which the gateway
+// check sends as X-Gatehouse-Credential-Kind), so a resource server sees one
+// vocabulary whichever way it asks, and the public bearer package's Kind*
+// constants.
 const (
-	KindAccessToken  = "access_token"
+	KindAccessToken  = authn.MethodAccessToken
 	KindRefreshToken = "refresh_token"
-	KindPAT          = "personal_access_token"
-	KindAPIKey       = "api_key"
+	KindPAT          = authn.MethodPAT
+	KindAPIKey       = authn.MethodAPIKey
 )
 
 // Introspection is an RFC 7662 §2.2 response. An inactive token is only

@@ -61,7 +61,7 @@ func TestIntrospectionWhoMayLearn(t *testing.T) {
 			aud               []string
 			want              want
 		}{
-			{"PAT (profile:read)", pt.Token, "personal_access_token", nil, want{cards: true}},
+			{"PAT (profile:read)", pt.Token, "pat", nil, want{cards: true}},
 			{"API key (profile:read)", key.Secret, "api_key", nil, want{cards: true, own: true}},
 			{"access token, no audience, profile:read", e.ccToken(app1, "scope", "profile:read"), "access_token", nil, want{cards: true, own: true}},
 			{"access token, no audience, both scopes", e.ccToken(app1), "access_token", nil, want{cards: true, ledger: true, own: true}},
