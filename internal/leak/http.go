@@ -149,9 +149,13 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	// database before any of it is done; malformed strings cost nothing.
 	if work := h.svc.Work(req.Credentials); work > 0 {
 		now := h.svc.now()
-		res := h.global.ReserveN(now, work)
-		if d := res.DelayFrom(now); !res.OK() || d > 0 {
-			res.CancelAt(now)
+		// AllowN takes the tokens only when they are all there. (ReserveN
+		// followed by CancelAt would lend tokens to the future and give them
+		// back only "as much as possible" when other reservations came in
+		// between, so a flood of refused requests drained the budget.)
+		if !h.global.AllowN(now, work) {
+			missing := float64(work) - h.global.TokensAt(now)
+			d := time.Duration(missing / float64(h.global.Limit()) * float64(time.Second))
 			w.Header().Set("Retry-After", strconv.Itoa(int(max((d+time.Second-1)/time.Second, 1))))
 			httpx.WriteError(w, http.StatusTooManyRequests, "rate_limited", "The server is handling many reports right now; retry later.")
 			return
