@@ -13,7 +13,7 @@ func (a *App) buildOAuth() error {
 	a.OAuth, err = oauth.NewService(oauth.Options{
 		Issuer: a.Config.Issuer, Store: a.Store, Hasher: a.Hasher, Clock: a.Now, Random: a.Rand, Logger: a.Log,
 		AccessTokenTTL: a.Config.AccessTokenTTL, RefreshTokenTTL: a.Config.RefreshTokenTTL,
-		ClientCacheTTL: a.Config.ClientCacheTTL,
+		ClientCacheTTL: a.Config.ClientCacheTTL, Scopes: a.Scopes,
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -110,6 +111,7 @@ const scopeRoute = "/test/tokens-read"
 type envOpts struct {
 	accessTTL      time.Duration
 	clientCacheTTL time.Duration
+	scopes         *scope.Holder
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -151,7 +153,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	}
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
-		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
+		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL, Scopes: o.scopes,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +174,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 type scopeArea struct{ auth *authn.Authenticator }
 
 func (s scopeArea) Routes(mux *http.ServeMux) {
-	mux.Handle("GET "+scopeRoute, s.auth.Require(oauth.ScopeTokensRead)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+scopeRoute, s.auth.Require(scope.TokensRead)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	})))
 }
@@ -210,7 +212,7 @@ func (e *env) client(owner *store.User, nc oauth.NewClient) *app {
 		nc.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	if nc.Scopes == nil {
-		nc.Scopes = []string{oauth.ScopeProfileRead, oauth.ScopeTokensRead}
+		nc.Scopes = []string{scope.ProfileRead, scope.TokensRead}
 	}
 	c, sec, err := e.svc.CreateClient(e.ctx, nc)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -94,7 +95,7 @@ func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection,
 		return inactive, nil
 	}
 	out := &Introspection{
-		Active: true, Scope: FormatScope(info.Scopes), ClientID: info.ClientID,
+		Active: true, Scope: scope.Format(s.catalog().Carried(carrierOf(info), info.Scopes)), ClientID: info.ClientID,
 		Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: info.UserID, Iss: s.issuer, Jti: info.ID,
 	}
 	if info.Kind == store.TokenAccess {

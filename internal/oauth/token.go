@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -127,7 +128,7 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 	}
 	resp := &TokenResponse{
 		AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
-		Scope: FormatScope(accessScopes),
+		Scope: scope.Format(accessScopes),
 	}
 	records := []*store.Token{access.record}
 	if hasGrantType(c, GrantRefreshToken) {
