@@ -77,7 +77,14 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 	if g.RevokedAt != nil && g.RevokedAt.Before(now) {
 		return nil, ErrInvalidGrant("the authorization was revoked")
 	}
-	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, ac.Scopes, ac.Scopes, now)
+	// A scope the operator removed since the authorization is not issued;
+	// the refresh token keeps the grant's scopes (RFC 6749 §6 ties a
+	// refresh's scope to the original grant), and refresh filters again.
+	scopes := s.catalog().Delegable(ac.Scopes)
+	if len(scopes) == 0 {
+		return nil, ErrInvalidScope("none of the authorized scopes exists any more")
+	}
+	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, scopes, ac.Scopes, now)
 	if err != nil {
 		return nil, ErrServerError(err)
 	}

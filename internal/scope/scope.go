@@ -157,7 +157,7 @@ func New(specs []config.ScopeSpec) (*Catalog, error) {
 	for i, sp := range specs {
 		where := fmt.Sprintf("scopes[%d]", i)
 		if sp.Name != "" {
-			where += fmt.Sprintf(" (%q)", sp.Name)
+			where += fmt.Sprintf(" (%q)", printable(sp.Name))
 		}
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...)))
