@@ -13,11 +13,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
-
-// ScopeProfileRead lets a token read the user's profile (GET /v0/me).
-const ScopeProfileRead = "profile:read"
 
 // Users is what the API needs from the account service.
 type Users interface {
@@ -41,7 +39,7 @@ func NewMe(users Users, auth *authn.Authenticator, log *slog.Logger) *Me {
 
 // Routes mounts GET /v0/me.
 func (m *Me) Routes(mux *http.ServeMux) {
-	mux.Handle("GET /v0/me", m.auth.Require(ScopeProfileRead)(http.HandlerFunc(m.me)))
+	mux.Handle("GET /v0/me", m.auth.Require(scope.ProfileRead)(http.HandlerFunc(m.me)))
 }
 
 // Profile is the JSON body of GET /v0/me.

@@ -58,7 +58,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
-	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -83,6 +83,8 @@ type Config struct {
 	Env string
 	// FlushInterval is how often last-use stamps are written (default 30s).
 	FlushInterval time.Duration
+	// Scopes holds the scope catalog in force (nil: the built-in scopes).
+	Scopes *scope.Holder
 }
 
 // Limits.
@@ -192,26 +194,21 @@ func (s *Service) Authorize(ctx context.Context, actor Actor, clientID string) (
 	return nil, ErrNotFound
 }
 
+// Catalog returns the scope catalog in force.
+func (s *Service) Catalog() *scope.Catalog { return s.cfg.Scopes.Load() }
+
 // AppScopes returns the scopes an API key of client c may carry: app-level
 // catalog scopes the client is registered for.
-func AppScopes(c *store.Client) []string {
-	var out []string
-	for _, sc := range oauth.Scopes() {
-		if sc.App && contains(c.Scopes, sc.Name) {
-			out = append(out, sc.Name)
-		}
-	}
-	return out
-}
+func AppScopes(cat *scope.Catalog, c *store.Client) []string { return cat.AppScopes(c.Scopes) }
 
-// CheckScopes validates requested key scopes for client c.
-func CheckScopes(c *store.Client, requested []string) ([]string, error) {
+// CheckScopes validates requested key scopes for client c against cat.
+func CheckScopes(cat *scope.Catalog, c *store.Client, requested []string) ([]string, error) {
 	if len(requested) == 0 {
-		return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("at least one scope is required (this app's keys may have: %s)", strings.Join(AppScopes(c), ", ")), Scope: true}
+		return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("at least one scope is required (this app's keys may have: %s)", strings.Join(AppScopes(cat, c), ", ")), Scope: true}
 	}
 	var out []string
 	for _, name := range requested {
-		sc, ok := oauth.LookupScope(name)
+		sc, ok := cat.Lookup(name)
 		switch {
 		case !ok:
 			return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("unknown scope %q", name), Scope: true}
@@ -319,7 +316,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := CheckScopes(c, req.Scopes)
+	scopes, err := CheckScopes(s.Catalog(), c, req.Scopes)
 	if err != nil {
 		return nil, err
 	}
@@ -468,6 +465,9 @@ func (s *Service) Validate(ctx context.Context, key string, remote netip.Addr) (
 	s.lastUsed.Record(info.ID, now.UTC().Truncate(time.Millisecond))
 	out := *info
 	out.Hash = ""
+	// A scope the operator has since removed from the catalog (or no longer
+	// lets an app-level credential carry) is no longer carried.
+	out.Scopes = s.Catalog().Carried(scope.App, info.Scopes)
 	return &out, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	tt "github.com/gatehouse/gatehouse/internal/tokentest"
@@ -63,11 +64,11 @@ func TestAddrAllowed(t *testing.T) {
 
 func TestCheckScopes(t *testing.T) {
 	c := &store.Client{Scopes: []string{"profile:read", "tokens:read"}}
-	if got, err := apikey.CheckScopes(c, []string{"profile:read", "profile:read"}); err != nil || len(got) != 1 {
+	if got, err := apikey.CheckScopes(scope.Builtin(), c, []string{"profile:read", "profile:read"}); err != nil || len(got) != 1 {
 		t.Fatalf("%q %v", got, err)
 	}
 	for _, bad := range [][]string{nil, {}, {"tokens:write"}, {"nope"}} {
-		_, err := apikey.CheckScopes(c, bad)
+		_, err := apikey.CheckScopes(scope.Builtin(), c, bad)
 		var ie *apikey.InvalidError
 		if !errors.As(err, &ie) || !ie.Scope {
 			t.Errorf("%q: %v", bad, err)

@@ -12,9 +12,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/safetext"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -94,11 +94,11 @@ const maxPathID = 256
 // Routes implements server.Area.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	cm := authn.CredentialManagement()
-	mux.Handle("GET /v0/apps/{client_id}/keys", h.auth.Require(oauth.ScopeKeysRead, cm)(http.HandlerFunc(h.list)))
+	mux.Handle("GET /v0/apps/{client_id}/keys", h.auth.Require(scope.KeysRead, cm)(http.HandlerFunc(h.list)))
 	// A credential never mints a longer-lived credential: creating needs
 	// the owner (or an administrator) in person (authn.InPerson).
 	mux.Handle("POST /v0/apps/{client_id}/keys", h.auth.Require("", authn.OwnerInPerson())(http.HandlerFunc(h.create)))
-	mux.Handle("DELETE /v0/apps/{client_id}/keys/{id}", h.auth.Require(oauth.ScopeKeysRevoke, cm)(http.HandlerFunc(h.revoke)))
+	mux.Handle("DELETE /v0/apps/{client_id}/keys/{id}", h.auth.Require(scope.KeysRevoke, cm)(http.HandlerFunc(h.revoke)))
 }
 
 // Item is one key in a listing (never the secret).
@@ -221,7 +221,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	case body.Scopes != nil:
 		req.Scopes = body.Scopes
 	case body.Scope != nil:
-		list, err := oauth.ParseScope(*body.Scope)
+		list, err := scope.Parse(*body.Scope)
 		if err != nil {
 			httpx.WriteError(w, http.StatusBadRequest, "invalid_scope", err.Error())
 			return

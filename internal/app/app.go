@@ -26,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
@@ -57,6 +58,9 @@ type App struct {
 	Rand     io.Reader
 	Registry *prometheus.Registry
 	Issuer   *url.URL
+	// Scopes holds the scope catalog (built-in plus the config file's
+	// `scopes:`); ReloadScopes swaps it.
+	Scopes *scope.Holder
 
 	// keyCheck is the master key's check value (secret.KeyCheck); the key
 	// itself is not kept beyond the subkeys derived from it.
@@ -98,6 +102,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 	if err != nil {
 		return nil, err
 	}
+	// The operator's scopes are checked before anything is opened: serve
+	// refuses to start with every problem listed.
+	catalog, err := scope.New(cfg.Sections.Scopes)
+	if err != nil {
+		return nil, fmt.Errorf("invalid scopes in the configuration file:\n%w", err)
+	}
 	st, err := backend.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
@@ -106,6 +116,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		Config: cfg, Log: log, Store: st, Box: box, Hasher: hasher,
 		Now: time.Now, Rand: rand.Reader, Registry: prometheus.NewRegistry(), Issuer: issuer,
 		keyCheck: keyCheck,
+		Scopes:   scope.NewHolder(catalog),
 	}
 	if mode != NoSchemaCheck {
 		if err := a.ensureSchema(ctx); err != nil {
@@ -174,6 +185,20 @@ func (a *App) keySource() string {
 		return "GATEHOUSE_MASTER_KEY"
 	}
 	return "master_key_file " + a.Config.MasterKeyFile
+}
+
+// ReloadScopes swaps in the catalog built from the operator's scopes (a
+// re-read configuration file), for every service at once. When they are
+// invalid it returns every problem and the running catalog stays.
+// Credentials carrying a scope that is no longer in the catalog stop carrying
+// it on their next use.
+func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
+	catalog, err := scope.New(specs)
+	if err != nil {
+		return err
+	}
+	a.Scopes.Store(catalog)
+	return nil
 }
 
 // buildServices constructs the domain services from the App's dependencies.

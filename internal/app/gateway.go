@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/gatehouse/gatehouse/internal/gateway"
-	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // buildGateway compiles the gateway_routes rules; a bad rule stops the
@@ -15,7 +14,7 @@ func (a *App) buildGateway() error {
 		apis[api.Identifier] = true
 	}
 	rules, err := gateway.Compile(a.Config.Sections.Routes,
-		func(s string) bool { _, ok := oauth.LookupScope(s); return ok },
+		func(s string) bool { _, ok := a.Scopes.Load().Lookup(s); return ok },
 		func(id string) bool { return apis[id] })
 	if err != nil {
 		return fmt.Errorf("invalid gateway route rules:\n%w", err)

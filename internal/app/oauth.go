@@ -19,6 +19,7 @@ func (a *App) buildOAuth() error {
 		// Introspection validates every credential kind with the API's own
 		// validators.
 		Credentials: a.Authn,
+		Scopes:      a.Scopes,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	tt "github.com/gatehouse/gatehouse/internal/tokentest"
@@ -50,7 +51,7 @@ func TestActsForUser(t *testing.T) {
 }
 
 // allScopes is every scope of the catalog, space-separated.
-func allScopes() string { return oauth.FormatScope(oauth.ScopeNames()) }
+func allScopes() string { return scope.Format(scope.Builtin().Names()) }
 
 // TestWhoMayManageCredentials runs every kind of credential against every
 // credential-management operation and asserts exactly who is allowed: a
@@ -66,9 +67,9 @@ func TestWhoMayManageCredentials(t *testing.T) {
 
 		// The owner's own app (client_credentials, every app scope) and a
 		// third-party app the owner authorizes through the code flow.
-		own := e.RegisterApp("Own", owner.ID, []string{oauth.GrantClientCredentials}, oauth.ScopeNames()...)
+		own := e.RegisterApp("Own", owner.ID, []string{oauth.GrantClientCredentials}, scope.Builtin().Names()...)
 		third := e.RegisterApp("Third", dev.ID, []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-			oauth.ScopeProfileRead, oauth.ScopeTokensRead)
+			scope.ProfileRead, scope.TokensRead)
 
 		ownerPAT, err := e.PATs.Create(e.Ctx, pat.CreateRequest{UserID: owner.ID, Description: "owner's"})
 		if err != nil {
@@ -86,11 +87,11 @@ func TestWhoMayManageCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(appToken.Scope, oauth.ScopeKeysRevoke) {
+		if !strings.Contains(appToken.Scope, scope.KeysRevoke) {
 			t.Fatalf("client_credentials scope %q", appToken.Scope)
 		}
 		key, err := e.APIKeys.Create(e.Ctx, apikey.Actor{UserID: owner.ID}, apikey.CreateRequest{
-			ClientID: own.ID, Name: "own", Scopes: oauth.ScopeNames(),
+			ClientID: own.ID, Name: "own", Scopes: scope.Builtin().Names(),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -219,12 +220,12 @@ func TestThirdPartyAppsNeverGetCredentialScopes(t *testing.T) {
 		owner := e.CreateUser("owner@example.com", false)
 		dev := e.CreateUser("dev@example.com", false)
 		third := e.RegisterApp("Third", dev.ID, []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-			oauth.ScopeProfileRead, oauth.ScopeTokensRead)
+			scope.ProfileRead, scope.TokensRead)
 		tok, err := e.CodeFlowToken(third, owner.ID, "profile:read")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, sc := range oauth.Scopes() {
+		for _, sc := range scope.Builtin().All() {
 			if sc.Delegate {
 				continue
 			}
@@ -266,9 +267,11 @@ func TestThirdPartyAppsNeverGetCredentialScopes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, shown := range view.Scopes {
-				if !shown.Delegate || shown.Description == sc.Description {
-					t.Errorf("consent page shows %q: %q", shown.Name, shown.Description)
+			for _, g := range view.Groups {
+				for _, shown := range g.Scopes {
+					if !shown.Delegate || shown.Description == sc.Description {
+						t.Errorf("consent page shows %q: %q", shown.Name, shown.Description)
+					}
 				}
 			}
 			_, err = e.OAuth.Token(e.Ctx, oauth.TokenRequest{

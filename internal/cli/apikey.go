@@ -12,7 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 )
 
 func apikeyCommands() []Command {
@@ -69,7 +69,7 @@ func runAPIKeyCreate(ctx context.Context, env *Env, args []string) error {
 	client := fs.String("client", "", "client_id of the app the key belongs to (required)")
 	name := fs.String("name", "", "what the key is for, e.g. \"billing worker\" (required)")
 	expires := fs.String("expires-in", "", "lifetime, e.g. 90d or 720h (default: no expiry)")
-	fs.Var(&scopes, "scope", "an app-level scope the app is registered for: "+strings.Join(appScopeNames(), ", ")+" (repeatable; at least one)")
+	fs.Var(&scopes, "scope", "an app-level scope the app is registered for: "+strings.Join(appScopeNames(), ", ")+", or one of the config file's scopes (repeatable; at least one)")
 	fs.Var(&cidrs, "allow-cidr", "accept the key only from this address or CIDR range, e.g. 203.0.113.0/24 (repeatable; default any address). Checked against the TCP peer address: behind a proxy, all requests come from the proxy")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
@@ -109,15 +109,9 @@ func runAPIKeyCreate(ctx context.Context, env *Env, args []string) error {
 	})
 }
 
-func appScopeNames() []string {
-	var out []string
-	for _, s := range oauth.Scopes() {
-		if s.App {
-			out = append(out, s.Name)
-		}
-	}
-	return out
-}
+// appScopeNames are the built-in app-level scopes, for the help text (the
+// configuration, and so the operator's scopes, is read after the flags).
+func appScopeNames() []string { return scope.Builtin().NamesFor(scope.App) }
 
 func runAPIKeyList(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("apikey list")

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -92,7 +93,7 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	refreshTTL := fs.Duration("refresh-ttl", 0, "refresh token lifetime for this client (default: the server's)")
 	fs.Var(&redirects, "redirect-uri", "a redirect URI, compared by exact match; https, or http://127.0.0.1 / http://[::1] (any port) for native apps (repeatable)")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or implicit (legacy) (repeatable; default authorization_code and refresh_token)")
-	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(oauth.ScopeNames(), ", ")+" (repeatable)")
+	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(scope.Builtin().Names(), ", ")+", or one of the config file's scopes (repeatable)")
 	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's `apis` section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
@@ -119,6 +120,9 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 		Name: *name, Description: *desc, OwnerID: u.ID, Public: *public,
 		RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes,
 		AccessTTL: *accessTTL, RefreshTTL: *refreshTTL, ResourceServer: *resourceServer,
+		// The command line is the administrator's path: it may register
+		// sensitive scopes.
+		ByAdmin: true,
 	})
 	var inv *oauth.InvalidClientError
 	if errors.As(err, &inv) {

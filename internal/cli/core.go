@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/app"
@@ -63,6 +66,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// now so the idle footprint is the live heap, not the startup peak.
 	debug.FreeOSMemory()
 	go a.RunBackground(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnSignal(ctx, hup, env, a, log)
 	if cfg.DebugAddr != "" {
 		go serveDebug(ctx, cfg.DebugAddr, log)
 	}
@@ -71,6 +78,30 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "database", a.Store.Dialect(), "version", Version)
 	return server.Run(ctx, ln, h, log, cfg.ShutdownTimeout, cfg.TLSCert, cfg.TLSKey)
+}
+
+// reloadOnSignal re-reads the configuration on each signal (SIGHUP) and swaps
+// in its scope catalog. A file that no longer loads, or invalid scopes, is
+// logged with every problem and the running catalog stays: a typo must not
+// take scopes away from a running server. Only the `scopes:` section is
+// applied; other settings need a restart.
+func reloadOnSignal(ctx context.Context, sig <-chan os.Signal, env *Env, a *app.App, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		cfg, err := env.Config()
+		if err == nil {
+			err = a.ReloadScopes(cfg.Sections.Scopes)
+		}
+		if err != nil {
+			log.Error("configuration reload refused; the running scopes stay", "err", err)
+			continue
+		}
+		log.Info("configuration reloaded: scope catalog replaced", "scopes", len(a.Scopes.Load().Names()))
+	}
 }
 
 type schemaStatus struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/safetext"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -240,19 +241,20 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	// requesting authorization, the authorization server MUST either process
 	// the request using a pre-defined default value or fail the request
 	// indicating an invalid scope." We fail it: scope is required.
-	scopes, perr := ParseScope(req.Scope)
+	scopes, perr := scope.Parse(req.Scope)
 	if perr != nil {
 		return a, ErrInvalidScope("%v", perr)
 	}
 	if len(scopes) == 0 {
-		return a, ErrInvalidScope("scope is required (space-separated, e.g. %q)", ScopeProfileRead)
+		return a, ErrInvalidScope("scope is required (space-separated, e.g. %q)", scope.ProfileRead)
 	}
-	if e := CheckScopes(scopes, c.Scopes); e != nil {
+	cat := s.catalog()
+	if e := checkScopes(cat, scopes, c.Scopes); e != nil {
 		return a, e
 	}
 	// What a user grants here goes to a third-party app: never a scope that
-	// manages credentials.
-	if e := CheckDelegable(scopes); e != nil {
+	// manages credentials, nor one the operator keeps from delegation.
+	if e := checkDelegable(cat, scopes); e != nil {
 		return a, e
 	}
 	aud, e := s.resolveResources(req.Resources, nil)
@@ -333,15 +335,17 @@ func (s *Service) NeedsConsent(ctx context.Context, userID string, a *Authorizat
 	if err != nil {
 		return false, err
 	}
-	return !ScopeSubset(a.Scopes, c.Scopes), nil
+	return !scope.Subset(a.Scopes, c.Scopes), nil
 }
 
 // ConsentView is what the consent page shows about a request.
 type ConsentView struct {
 	ClientID, ClientName, ClientDescription string
 	OwnerName, OwnerEmail                   string
-	Scopes                                  []Scope
-	RedirectHost                            string
+	// Groups are the requested scopes under their consent-page headings,
+	// sensitive ones first (scope.Catalog.Groups).
+	Groups       []scope.Group
+	RedirectHost string
 	// Fields are the authorization request parameters the form posts back.
 	Fields url.Values
 }
@@ -359,7 +363,7 @@ func (s *Service) rememberConsent(ctx context.Context, userID, clientID string, 
 		prev, err := tx.Consent(ctx, userID, clientID)
 		switch {
 		case err == nil:
-			merged = ScopeUnion(prev.Scopes, scopes)
+			merged = scope.Union(prev.Scopes, scopes)
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -369,12 +373,13 @@ func (s *Service) rememberConsent(ctx context.Context, userID, clientID string, 
 
 // DescribeConsent gathers what the consent page shows.
 func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*ConsentView, error) {
+	cat := s.catalog()
 	v := &ConsentView{
 		ClientID: a.Client.ID, ClientName: a.Client.Name, ClientDescription: a.Client.Description,
 		// ValidateAuthorize admits delegable scopes only; filtering again keeps
 		// a credential-management sentence off the consent page whatever the
 		// caller passes.
-		Scopes: DescribeScopes(delegable(a.Scopes)), Fields: a.Request.Values(),
+		Groups: cat.Groups(cat.Delegable(a.Scopes)), Fields: a.Request.Values(),
 	}
 	if u, err := url.Parse(a.RedirectURI); err == nil {
 		v.RedirectHost = u.Host
@@ -445,7 +450,7 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 		p.Set("access_token", access.secret)
 		p.Set("token_type", "Bearer")
 		p.Set("expires_in", strconv.FormatInt(int64(ttl/time.Second), 10))
-		p.Set("scope", FormatScope(a.Scopes))
+		p.Set("scope", scope.Format(a.Scopes))
 	default:
 		return "", ErrServerError(fmt.Errorf("approve: response_type %q", a.ResponseType))
 	}

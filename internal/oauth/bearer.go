@@ -35,7 +35,7 @@ func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (*store.T
 
 // ValidateBearer implements authn.BearerValidator for OAuth access tokens
 // (register it for credential.AccessToken). The principal carries the
-// token's scopes, so authn's Require(scope) answers 403 insufficient_scope
+// token's scopes still in the catalog, so authn's Require(scope) answers 403 insufficient_scope
 // when one is missing.
 func (s *Service) ValidateBearer(ctx context.Context, token string, _ *http.Request) (*authn.Principal, error) {
 	info, err := s.ValidateAccessToken(ctx, token)
@@ -46,10 +46,9 @@ func (s *Service) ValidateBearer(ctx context.Context, token string, _ *http.Requ
 		}
 		return nil, err
 	}
-	scopes := info.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
+	// A scope the operator has since removed from the catalog (or no
+	// longer lets this kind of token carry) is no longer carried.
+	scopes := s.catalog().Carried(carrierOf(info), info.Scopes)
 	return &authn.Principal{
 		UserID: info.UserID, ClientID: info.ClientID, Scopes: scopes,
 		Method: authn.MethodAccessToken, CredentialID: info.ID,

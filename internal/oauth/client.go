@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -47,11 +48,17 @@ type NewClient struct {
 	// client is confidential, has no redirect URIs, grant types or scopes,
 	// and can only introspect credentials meant for that API.
 	ResourceServer string
+	// ByAdmin: an administrator registers the client (the CLI is the admin
+	// path today). Only then may it hold a sensitive scope: sensitive scopes
+	// need an app to be reviewed, and until app review exists an
+	// administrator's registration is that review.
+	ByAdmin bool
 }
 
-// ValidateClient checks a client record and returns every problem at once
-// (joined), or nil.
-func ValidateClient(c *store.Client) error {
+// ValidateClient checks a client record against the scope catalog cat and
+// returns every problem at once (joined), or nil. byAdmin says an
+// administrator registers it, which sensitive scopes require.
+func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -136,17 +143,27 @@ func ValidateClient(c *store.Client) error {
 	}
 
 	if len(c.Scopes) == 0 {
-		bad("at least one scope is required (%s)", strings.Join(ScopeNames(), ", "))
+		bad("at least one scope is required (%s)", strings.Join(cat.Names(), ", "))
 	}
-	if err := ValidateClientScopes(c.Scopes); err != nil {
+	if err := validateClientScopes(cat, c.Scopes); err != nil {
 		bad("%v", err)
+	}
+	if sens := cat.Sensitive(c.Scopes); len(sens) > 0 && !byAdmin {
+		bad("scope %s is sensitive: until app review exists, only an administrator can register a client with it (gatehouse client create)",
+			strings.Join(sens, ", "))
 	}
 	if browser {
 		// Users grant an authorization_code or implicit client's scopes to
 		// it: a scope that manages credentials must not even be registered
 		// there (the authorization endpoint refuses it anyway).
 		for _, s := range c.Scopes {
-			if sc, ok := LookupScope(s); ok && !sc.Delegate {
+			sc, ok := cat.Lookup(s)
+			switch {
+			case !ok || sc.Delegate:
+			case !sc.BuiltIn:
+				bad("scope %q cannot be registered on a client that uses %s: its carriers do not include delegated, so users never grant it to an app (register a separate client_credentials-only client for it)",
+					s, strings.Join(browserGrants(seen), " or "))
+			default:
 				bad("scope %q manages credentials and cannot be registered on a client that uses %s: users never grant it to an app (register a separate client_credentials-only client for it)",
 					s, strings.Join(browserGrants(seen), " or "))
 			}
@@ -197,7 +214,7 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 	if c.Status == "" {
 		c.Status = store.ClientActive
 	}
-	if err := ValidateClient(c); err != nil {
+	if err := ValidateClient(c, s.catalog(), nc.ByAdmin); err != nil {
 		return nil, "", &InvalidClientError{Err: err}
 	}
 	if _, ok := s.apis[c.ResourceServer]; c.ResourceServer != "" && !ok {

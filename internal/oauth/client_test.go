@@ -6,8 +6,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
+
+// testCatalog is the built-in catalog plus an operator's API: a delegable
+// scope, a sensitive one, and one only app-level credentials may carry.
+func testCatalog(t testing.TB) *scope.Catalog {
+	t.Helper()
+	cat, err := scope.New([]config.ScopeSpec{
+		{Name: "cards:read", Description: "See your cards", Group: "Cards"},
+		{Name: "transactions:write", Description: "Move money", Group: "Money", Sensitive: true},
+		{Name: "reports:export", Description: "Export reports", Carriers: []string{"app"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
 
 func TestValidateClient(t *testing.T) {
 	good := func() *store.Client {
@@ -15,7 +32,7 @@ func TestValidateClient(t *testing.T) {
 			Name: "App", OwnerID: "u1", Type: store.ClientConfidential, Status: store.ClientActive,
 			RedirectURIs: []string{"https://app.example/cb"},
 			GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken},
-			Scopes:       []string{ScopeProfileRead},
+			Scopes:       []string{scope.ProfileRead},
 		}
 	}
 	tests := []struct {
@@ -47,13 +64,20 @@ func TestValidateClient(t *testing.T) {
 		{"duplicate redirect URI", func(c *store.Client) { c.RedirectURIs = []string{"https://a.example/", "https://a.example/"} }, "twice"},
 		{"no scopes", func(c *store.Client) { c.Scopes = nil }, "scope is required"},
 		{"unknown scope", func(c *store.Client) { c.Scopes = []string{"admin"} }, "unknown scope"},
+		{"operator scope", func(c *store.Client) { c.Scopes = []string{"cards:read", scope.ProfileRead} }, ""},
+		{"sensitive scope, not by an administrator", func(c *store.Client) { c.Scopes = []string{"transactions:write"} }, "only an administrator"},
+		{"app-only operator scope on a code client", func(c *store.Client) { c.Scopes = []string{"reports:export"} }, "carriers do not include delegated"},
+		{"app-only operator scope on a client_credentials client", func(c *store.Client) {
+			c.Scopes, c.GrantTypes, c.RedirectURIs = []string{"reports:export"}, []string{GrantClientCredentials}, nil
+		}, ""},
 		{"tiny access TTL", func(c *store.Client) { c.AccessTTL = time.Second }, "access token lifetime"},
 		{"huge refresh TTL", func(c *store.Client) { c.RefreshTTL = 10 * 366 * 24 * time.Hour }, "refresh token lifetime"},
 	}
+	cat := testCatalog(t)
 	for _, tt := range tests {
 		c := good()
 		tt.mutate(c)
-		err := ValidateClient(c)
+		err := ValidateClient(c, cat, false)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -61,10 +85,16 @@ func TestValidateClient(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", tt.name, err, tt.want)
 		}
 	}
-	// Every problem is reported at once.
+	// An administrator may register a client with a sensitive scope.
 	c := good()
+	c.Scopes = []string{"transactions:write", "cards:read"}
+	if err := ValidateClient(c, cat, true); err != nil {
+		t.Errorf("sensitive scope by an administrator: %v", err)
+	}
+	// Every problem is reported at once.
+	c = good()
 	c.Name, c.OwnerID, c.Scopes = "", "", []string{"nope"}
-	if err := ValidateClient(c); err == nil || strings.Count(err.Error(), "\n") < 2 {
+	if err := ValidateClient(c, cat, false); err == nil || strings.Count(err.Error(), "\n") < 2 {
 		t.Errorf("want three problems, got %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -16,7 +17,7 @@ type AuthorizedApp struct {
 	Description string
 	OwnerName   string
 	OwnerEmail  string
-	Scopes      []Scope
+	Scopes      []scope.Scope
 	Since       time.Time // first consent
 	Updated     time.Time // latest consent
 }
@@ -27,6 +28,7 @@ func (s *Service) AuthorizedApps(ctx context.Context, userID string) ([]Authoriz
 	if err != nil {
 		return nil, err
 	}
+	cat := s.catalog()
 	owners := map[string]*store.User{}
 	var out []AuthorizedApp
 	for _, cs := range consents {
@@ -39,7 +41,7 @@ func (s *Service) AuthorizedApps(ctx context.Context, userID string) ([]Authoriz
 		}
 		app := AuthorizedApp{
 			ClientID: c.ID, Name: c.Name, Description: c.Description,
-			Scopes: DescribeScopes(cs.Scopes), Since: cs.CreatedAt, Updated: cs.UpdatedAt,
+			Scopes: cat.Describe(cs.Scopes), Since: cs.CreatedAt, Updated: cs.UpdatedAt,
 		}
 		owner, seen := owners[c.OwnerID]
 		if !seen {

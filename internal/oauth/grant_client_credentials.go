@@ -6,20 +6,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/credential"
 
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
-
-// AppScopes returns the scopes a client_credentials token of c may carry:
-// app-level catalog scopes the client is registered for.
-func AppScopes(c *store.Client) []string {
-	var out []string
-	for _, sc := range scopeCatalog {
-		if sc.App && slices.Contains(c.Scopes, sc.Name) {
-			out = append(out, sc.Name)
-		}
-	}
-	return out
-}
 
 // clientCredentials is the client_credentials grant (RFC 6749 §4.4). RFC 6749
 // §4.4: "The client credentials grant type MUST only be used by confidential
@@ -30,14 +19,15 @@ func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req To
 	if c.Type != store.ClientConfidential {
 		return nil, ErrUnauthorizedClient("public clients cannot use client_credentials")
 	}
-	allowed := AppScopes(c)
+	cat := s.catalog()
+	allowed := cat.AppScopes(c.Scopes)
 	scopes := allowed
 	if req.ScopeSent {
-		requested, err := ParseScope(req.Scope)
+		requested, err := scope.Parse(req.Scope)
 		if err != nil {
 			return nil, ErrInvalidScope("%v", err)
 		}
-		if e := CheckScopes(requested, c.Scopes); e != nil {
+		if e := checkScopes(cat, requested, c.Scopes); e != nil {
 			return nil, e
 		}
 		for _, sc := range requested {
@@ -80,5 +70,5 @@ func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req To
 		return nil, ErrServerError(err)
 	}
 	// RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
-	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: FormatScope(scopes)}, nil
+	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: scope.Format(scopes)}, nil
 }

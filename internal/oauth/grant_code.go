@@ -66,16 +66,23 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 	if ac.GrantRevoked {
 		return nil, ErrInvalidGrant("the authorization was revoked")
 	}
+	// A scope the operator removed since the authorization is not issued;
+	// the refresh token keeps the grant's scopes (RFC 6749 §6 ties a
+	// refresh's scope to the original grant), and refresh filters again.
+	scopes := s.catalog().Delegable(ac.Scopes)
+	if len(scopes) == 0 {
+		return nil, ErrInvalidScope("none of the authorized scopes exists any more")
+	}
 	// RFC 8707 §2.2: a resource named here selects the audience of this
 	// access token, within what the user authorized.
 	aud, e := s.resolveResources(req.Resources, ac.Audience)
 	if e != nil {
 		return nil, e
 	}
-	if e := s.checkAudienceScopes(ac.Scopes, aud); e != nil {
+	if e := s.checkAudienceScopes(scopes, aud); e != nil {
 		return nil, e
 	}
-	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, ac.Scopes, ac.Scopes, aud, ac.Audience, now)
+	resp, records, err := s.issuePair(c, ac.UserID, ac.GrantID, scopes, ac.Scopes, aud, ac.Audience, now)
 	if err != nil {
 		return nil, ErrServerError(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -56,17 +57,18 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 	// A refresh token comes from a user's authorization, so it may carry
 	// only scopes a third-party app may hold (a grant made before a scope
 	// became non-delegable loses it here).
-	granted := delegable(intersect(info.Scopes, c.Scopes))
+	cat := s.catalog()
+	granted := cat.Delegable(intersect(info.Scopes, c.Scopes))
 	scopes := granted
 	if req.ScopeSent {
-		requested, perr := ParseScope(req.Scope)
+		requested, perr := scope.Parse(req.Scope)
 		if perr != nil {
 			return nil, ErrInvalidScope("%v", perr)
 		}
 		if len(requested) == 0 {
 			return nil, ErrInvalidScope("scope is empty")
 		}
-		if e := CheckDelegable(requested); e != nil {
+		if e := checkDelegable(cat, requested); e != nil {
 			return nil, e
 		}
 		for _, sc := range requested {

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -146,8 +147,8 @@ const (
 )
 
 var testAPIs = []oauth.API{
-	{Identifier: apiCards, Name: "Cards API", Scopes: []string{oauth.ScopeProfileRead}},
-	{Identifier: apiLedger, Name: "Ledger API", Scopes: []string{oauth.ScopeTokensRead}},
+	{Identifier: apiCards, Name: "Cards API", Scopes: []string{scope.ProfileRead}},
+	{Identifier: apiLedger, Name: "Ledger API", Scopes: []string{scope.TokensRead}},
 }
 
 // scopeRoute is a test route that needs tokens:read (for 403
@@ -157,6 +158,7 @@ const scopeRoute = "/test/tokens-read"
 type envOpts struct {
 	accessTTL      time.Duration
 	clientCacheTTL time.Duration
+	scopes         *scope.Holder
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -199,7 +201,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
-		APIs: testAPIs, Credentials: auth,
+		APIs: testAPIs, Credentials: auth, Scopes: o.scopes,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +232,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 type scopeArea struct{ auth *authn.Authenticator }
 
 func (s scopeArea) Routes(mux *http.ServeMux) {
-	mux.Handle("GET "+scopeRoute, s.auth.Require(oauth.ScopeTokensRead)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+scopeRoute, s.auth.Require(scope.TokensRead)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	})))
 }
@@ -275,7 +277,7 @@ func (e *env) client(owner *store.User, nc oauth.NewClient) *app {
 		nc.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	if nc.Scopes == nil {
-		nc.Scopes = []string{oauth.ScopeProfileRead, oauth.ScopeTokensRead}
+		nc.Scopes = []string{scope.ProfileRead, scope.TokensRead}
 	}
 	c, sec, err := e.svc.CreateClient(e.ctx, nc)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -137,7 +138,7 @@ func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection,
 		return inactive, nil
 	}
 	out := &Introspection{
-		Active: true, Scope: FormatScope(pr.Scopes), ClientID: pr.ClientID, TokenType: "Bearer",
+		Active: true, Scope: scope.Format(pr.Scopes), ClientID: pr.ClientID, TokenType: "Bearer",
 		Sub: pr.UserID, Aud: pr.Audience, Iss: s.issuer, Jti: pr.CredentialID,
 	}
 	if pr.User != nil {
@@ -177,7 +178,7 @@ func (s *Service) introspectRefresh(ctx context.Context, c *store.Client, token 
 		return inactive, nil
 	}
 	return &Introspection{
-		Active: true, Scope: FormatScope(info.Scopes), ClientID: info.ClientID, Username: info.User.Email,
+		Active: true, Scope: scope.Format(s.catalog().Carried(carrierOf(info), info.Scopes)), ClientID: info.ClientID, Username: info.User.Email,
 		TokenUse: "refresh_token", Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: info.UserID,
 		Aud: info.Audience, Iss: s.issuer, Jti: info.ID, CredentialKind: KindRefreshToken,
 	}, nil

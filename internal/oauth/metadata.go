@@ -44,7 +44,7 @@ func (s *Service) Metadata() Metadata {
 		TokenEndpoint:                          s.issuer + PathToken,
 		RevocationEndpoint:                     s.issuer + PathRevoke,
 		IntrospectionEndpoint:                  s.issuer + PathIntrospect,
-		ScopesSupported:                        ScopeNames(),
+		ScopesSupported:                        s.catalog().Names(),
 		ResponseTypesSupported:                 []string{"code", "token"},
 		ResponseModesSupported:                 []string{"query", "fragment"},
 		GrantTypesSupported:                    GrantTypes(),

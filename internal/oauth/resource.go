@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -73,7 +74,7 @@ func validateAPIs(apis []API) (map[string]API, error) {
 			continue
 		}
 		for _, sc := range a.Scopes {
-			if toks, err := ParseScope(sc); err != nil || len(toks) != 1 || toks[0] != sc {
+			if toks, err := scope.Parse(sc); err != nil || len(toks) != 1 || toks[0] != sc {
 				errs = append(errs, fmt.Errorf("apis[%d]: %q is not a scope name", i, sc))
 			}
 		}
@@ -160,7 +161,7 @@ func (s *Service) audienceScopes(scopes, aud []string) []string {
 // account and token-management endpoints), which any audience may carry: a
 // built-in scope that no declared API claims as its own.
 func (s *Service) gatehouseScope(name string) bool {
-	if _, ok := LookupScope(name); !ok {
+	if sc, ok := s.catalog().Lookup(name); !ok || !sc.BuiltIn {
 		return false
 	}
 	for _, a := range s.apis {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -43,11 +44,11 @@ func TestIntrospectionWhoMayLearn(t *testing.T) {
 		cards := e.client(owner, oauth.NewClient{Name: "Cards API", ResourceServer: apiCards})
 		ledger := e.client(owner, oauth.NewClient{Name: "Ledger API", ResourceServer: apiLedger})
 
-		pt, err := e.pats.Create(e.ctx, pat.CreateRequest{UserID: owner.ID, Description: "script", Scopes: []string{oauth.ScopeProfileRead}})
+		pt, err := e.pats.Create(e.ctx, pat.CreateRequest{UserID: owner.ID, Description: "script", Scopes: []string{scope.ProfileRead}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := e.keys.Create(e.ctx, apikey.Actor{UserID: owner.ID}, apikey.CreateRequest{ClientID: app1.ID, Name: "ci", Scopes: []string{oauth.ScopeProfileRead}})
+		key, err := e.keys.Create(e.ctx, apikey.Actor{UserID: owner.ID}, apikey.CreateRequest{ClientID: app1.ID, Name: "ci", Scopes: []string{scope.ProfileRead}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,11 +134,11 @@ func TestIntrospectionEveryKindDiesTheSameWay(t *testing.T) {
 			b.login(email)
 			flow := e.codeFlow(b, a)
 			cc := e.ccToken(a)
-			pt, err := e.pats.Create(e.ctx, pat.CreateRequest{UserID: u.ID, Description: "script", Scopes: []string{oauth.ScopeProfileRead}})
+			pt, err := e.pats.Create(e.ctx, pat.CreateRequest{UserID: u.ID, Description: "script", Scopes: []string{scope.ProfileRead}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			key, err := e.keys.Create(e.ctx, apikey.Actor{UserID: u.ID}, apikey.CreateRequest{ClientID: a.ID, Name: "ci", Scopes: []string{oauth.ScopeProfileRead}})
+			key, err := e.keys.Create(e.ctx, apikey.Actor{UserID: u.ID}, apikey.CreateRequest{ClientID: a.ID, Name: "ci", Scopes: []string{scope.ProfileRead}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -75,6 +76,9 @@ type Options struct {
 	RefreshTokenTTL time.Duration // default 30 days, renewed on each rotation
 	CodeTTL         time.Duration // default 5 minutes
 	LoginMaxAge     time.Duration // prompt=login freshness, default 2 minutes
+	// Scopes holds the scope catalog in force (nil: the built-in scopes
+	// only). It is read per request, so a reload applies at once.
+	Scopes *scope.Holder
 	// ClientCacheTTL bounds how long a disabled client or deleted secret may
 	// still authenticate at the token endpoint on a replica that cached it
 	// (see clientCache). 0 turns the cache off.
@@ -105,6 +109,7 @@ type Service struct {
 	clients    *clientCache
 	apis       map[string]API
 	creds      CredentialValidator
+	scopes     *scope.Holder
 }
 
 // NewService checks the options and builds the Service.
@@ -126,7 +131,10 @@ func NewService(o Options) (*Service, error) {
 		apis: apis, creds: o.Credentials,
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
-		clients: newClientCache(o.ClientCacheTTL),
+		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
+	}
+	if s.scopes == nil {
+		s.scopes = scope.NewHolder(nil)
 	}
 	if s.accessTTL <= 0 {
 		s.accessTTL = DefaultAccessTokenTTL

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/safetext"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -149,7 +150,7 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 	}
 	resp := &TokenResponse{
 		AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
-		Scope: FormatScope(accessScopes),
+		Scope: scope.Format(accessScopes),
 	}
 	records := []*store.Token{access.record}
 	if hasGrantType(c, GrantRefreshToken) {

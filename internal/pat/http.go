@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -78,11 +78,11 @@ const maxCreateBody = 16 << 10
 // Routes implements server.Area.
 func (h *Handler) Routes(mux *http.ServeMux) {
 	cm := authn.CredentialManagement()
-	mux.Handle("GET /v0/me/tokens", h.auth.Require(oauth.ScopeTokensRead, cm)(http.HandlerFunc(h.list)))
+	mux.Handle("GET /v0/me/tokens", h.auth.Require(scope.TokensRead, cm)(http.HandlerFunc(h.list)))
 	// A credential never mints a longer-lived credential: creating needs
 	// the owner in person (authn.InPerson).
 	mux.Handle("POST /v0/me/tokens", h.auth.Require("", authn.OwnerInPerson())(http.HandlerFunc(h.create)))
-	mux.Handle("DELETE /v0/me/tokens/{token}", h.auth.Require(oauth.ScopeTokensRevoke, cm)(http.HandlerFunc(h.revoke)))
+	mux.Handle("DELETE /v0/me/tokens/{token}", h.auth.Require(scope.TokensRevoke, cm)(http.HandlerFunc(h.revoke)))
 }
 
 // Item is one PAT in a listing. description and id come first, as in seed
@@ -169,7 +169,7 @@ func (l *ScopeList) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		list, err := oauth.ParseScope(s)
+		list, err := scope.Parse(s)
 		if err != nil {
 			return err
 		}
@@ -275,7 +275,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	case body.Scopes != nil:
 		req.Scopes = nonNil(*body.Scopes)
 	case body.Scope != nil:
-		list, err := oauth.ParseScope(*body.Scope)
+		list, err := scope.Parse(*body.Scope)
 		if err != nil {
 			httpx.WriteError(w, http.StatusBadRequest, "invalid_scope", err.Error())
 			return

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	tt "github.com/gatehouse/gatehouse/internal/tokentest"
 )
@@ -199,7 +200,7 @@ func TestPATValidity(t *testing.T) {
 			}
 			// Default scopes: every PAT-allowed scope; space-separated accepted.
 			d := createPAT(t, e, u, `{"description":"default"}`)
-			if strings.Join(d.Scopes, " ") != strings.Join(pat.AllowedScopes(), " ") {
+			if strings.Join(d.Scopes, " ") != strings.Join(pat.AllowedScopes(scope.Builtin()), " ") {
 				t.Fatalf("default scopes %q", d.Scopes)
 			}
 			s := createPAT(t, e, u, `{"description":"string","scopes":"tokens:read profile:read"}`)

@@ -65,7 +65,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
-	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -88,6 +88,8 @@ type Config struct {
 	Env string
 	// FlushInterval is how often last-use stamps are written (default 30s).
 	FlushInterval time.Duration
+	// Scopes holds the scope catalog in force (nil: the built-in scopes).
+	Scopes *scope.Holder
 }
 
 // Limits.
@@ -169,17 +171,12 @@ func New(st Store, hasher *credential.Hasher, now func() time.Time, random io.Re
 // equal after a round trip through the database.
 func (s *Service) time() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
+// Catalog returns the scope catalog in force.
+func (s *Service) Catalog() *scope.Catalog { return s.cfg.Scopes.Load() }
+
 // AllowedScopes returns the scopes a PAT may carry, in catalog order; it is
 // also the default set of a new PAT.
-func AllowedScopes() []string {
-	var out []string
-	for _, sc := range oauth.Scopes() {
-		if sc.PAT {
-			out = append(out, sc.Name)
-		}
-	}
-	return out
-}
+func AllowedScopes(cat *scope.Catalog) []string { return cat.NamesFor(scope.PAT) }
 
 // CreateRequest is a new PAT. A nil Scopes means the default (AllowedScopes);
 // ExpiresIn zero means no expiry.
@@ -215,18 +212,18 @@ func CheckDescription(d string) (string, error) {
 
 // CheckScopes validates requested PAT scopes (nil → the default set) and
 // returns them without duplicates.
-func CheckScopes(requested []string) ([]string, error) {
+func CheckScopes(cat *scope.Catalog, requested []string) ([]string, error) {
 	if requested == nil {
-		return AllowedScopes(), nil
+		return AllowedScopes(cat), nil
 	}
 	if len(requested) == 0 {
 		return nil, &InvalidError{Field: "scopes", Message: "at least one scope is required (omit scopes for the default set)", Scope: true}
 	}
 	var out []string
 	for _, name := range requested {
-		sc, ok := oauth.LookupScope(name)
+		sc, ok := cat.Lookup(name)
 		if !ok {
-			return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("unknown scope %q (allowed: %s)", name, strings.Join(AllowedScopes(), ", ")), Scope: true}
+			return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("unknown scope %q (allowed: %s)", name, strings.Join(AllowedScopes(cat), ", ")), Scope: true}
 		}
 		if !sc.PAT {
 			return nil, &InvalidError{Field: "scopes", Message: fmt.Sprintf("scope %q cannot be given to a personal access token", name), Scope: true}
@@ -260,7 +257,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	if err != nil {
 		return nil, err
 	}
-	scopes, err := CheckScopes(req.Scopes)
+	scopes, err := CheckScopes(s.Catalog(), req.Scopes)
 	if err != nil {
 		return nil, err
 	}
@@ -422,6 +419,9 @@ func (s *Service) validate(ctx context.Context, token string) (*store.PATInfo, e
 	}
 	s.lastUsed.Record(info.ID, now.UTC().Truncate(time.Millisecond))
 	info.Hash = ""
+	// A scope the operator has since removed from the catalog (or no longer
+	// lets a PAT carry) is no longer carried.
+	info.Scopes = s.Catalog().Carried(scope.PAT, info.Scopes)
 	return info, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	tt "github.com/gatehouse/gatehouse/internal/tokentest"
 )
@@ -19,7 +20,7 @@ func TestCheckScopes(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{nil, pat.AllowedScopes(), false},
+		{nil, pat.AllowedScopes(scope.Builtin()), false},
 		{[]string{}, nil, true},
 		{[]string{"profile:read"}, []string{"profile:read"}, false},
 		{[]string{"profile:read", "profile:read", "tokens:read"}, []string{"profile:read", "tokens:read"}, false},
@@ -27,12 +28,12 @@ func TestCheckScopes(t *testing.T) {
 		{[]string{"profile:read", ""}, nil, true},
 	}
 	for _, c := range cases {
-		got, err := pat.CheckScopes(c.in)
+		got, err := pat.CheckScopes(scope.Builtin(), c.in)
 		if (err != nil) != c.wantErr || (err == nil && !equal(got, c.want)) {
 			t.Errorf("CheckScopes(%q) = %q, %v", c.in, got, err)
 		}
 	}
-	if len(pat.AllowedScopes()) == 0 {
+	if len(pat.AllowedScopes(scope.Builtin())) == 0 {
 		t.Fatal("the catalog allows PATs no scope")
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/leak"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -181,6 +182,8 @@ type Env struct {
 	Leak   *leak.Service
 	Server *httptest.Server
 	URL    string
+	// Scopes is the catalog holder the services read.
+	Scopes *scope.Holder
 }
 
 // Options tune New.
@@ -189,6 +192,9 @@ type Options struct {
 	PATConfig  pat.Config
 	KeyConfig  apikey.Config
 	ExtraAreas []server.Area
+	// Scopes holds the scope catalog every service reads (nil: the
+	// built-in scopes); a test swaps it to reload.
+	Scopes *scope.Holder
 }
 
 // WhoAmI is a test-only route protected by profile:read that answers the
@@ -243,6 +249,10 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.Scopes == nil {
+		o.Scopes = scope.NewHolder(nil)
+	}
+	o.PATConfig.Scopes, o.KeyConfig.Scopes = o.Scopes, o.Scopes
 	pats, err := pat.New(st, hasher, clock.Now, rand.Reader, log, o.PATConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +267,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	}
 	osvc, err := oauth.NewService(oauth.Options{
 		Issuer: "http://127.0.0.1", Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
+		Scopes: o.Scopes,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +290,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	t.Cleanup(srv.Close)
 	return &Env{
 		T: t, Ctx: context.Background(), Store: st, Clock: clock, Hasher: hasher, Identity: ids, Auth: auth,
-		PATs: pats, APIKeys: keys, OAuth: osvc, Leak: lk, Server: srv, URL: srv.URL,
+		PATs: pats, APIKeys: keys, OAuth: osvc, Leak: lk, Server: srv, URL: srv.URL, Scopes: o.Scopes,
 	}
 }
 
@@ -443,6 +454,7 @@ func (e *Env) RegisterApp(name, ownerID string, grants []string, scopes ...strin
 	e.T.Helper()
 	c, secret, err := e.OAuth.CreateClient(e.Ctx, oauth.NewClient{
 		Name: name, OwnerID: ownerID, RedirectURIs: []string{RedirectURI}, GrantTypes: grants, Scopes: scopes,
+		ByAdmin: true,
 	})
 	if err != nil {
 		e.T.Fatal(err)

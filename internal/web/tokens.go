@@ -8,8 +8,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/identity"
-	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
+	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -90,10 +90,7 @@ func (tp *TokenPages) page(w http.ResponseWriter, r *http.Request) {
 func (tp *TokenPages) fillForm(d *tokensData, u *store.User, checked []string, expiry string) {
 	d.TwoFactor = u.TOTPEnabled
 	d.Scopes = d.Scopes[:0]
-	for _, sc := range oauth.Scopes() {
-		if !sc.PAT {
-			continue
-		}
+	for _, sc := range tp.pats.Catalog().For(scope.PAT) {
 		on := checked == nil || contains(checked, sc.Name)
 		d.Scopes = append(d.Scopes, scopeOption{Name: sc.Name, Description: sc.Description, Checked: on})
 	}
