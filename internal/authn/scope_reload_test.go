@@ -83,9 +83,13 @@ func TestRemovedScopeStopsBeingCarried(t *testing.T) {
 			"delegated access token": delegated.AccessToken, "client_credentials token": appToken.AccessToken,
 			"personal access token": p.Token, "API key": k.Secret,
 		}
+		// Each app introspects its own token: a client that is not a resource
+		// server learns only about credentials issued to it (RFC 7662 §4).
+		introspector := map[string]*tt.App{delegated.AccessToken: third, appToken.AccessToken: own}
 		introspected := func(tok string) string {
 			t.Helper()
-			in, err := e.OAuth.Introspect(e.Ctx, oauth.TokenQuery{Token: tok, Client: oauth.ClientCredentials{ID: own.ID, Secret: own.Secret, Method: oauth.AuthMethodBasic}})
+			c := introspector[tok]
+			in, err := e.OAuth.Introspect(e.Ctx, oauth.TokenQuery{Token: tok, Client: oauth.ClientCredentials{ID: c.ID, Secret: c.Secret, Method: oauth.AuthMethodBasic}})
 			if err != nil || !in.Active {
 				t.Fatalf("introspection: %+v %v", in, err)
 			}

@@ -268,6 +268,9 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	osvc, err := oauth.NewService(oauth.Options{
 		Issuer: "http://127.0.0.1", Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		Scopes: o.Scopes,
+		// Introspection validates every credential kind with the API's own
+		// validators, as the app wires it.
+		Credentials: auth,
 	})
 	if err != nil {
 		t.Fatal(err)
