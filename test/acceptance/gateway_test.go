@@ -26,14 +26,14 @@ import (
 )
 
 // gatewayRoutes are the protected API's routes and the scopes each needs:
-// the one table to change when the operator's scope catalog (cards:read,
-// accounts:read, …) is available; until then only Gatehouse's built-in
-// scopes exist. The credentials below are issued with the union of them.
+// seed 004's cards need the operator's cards:read (declared in the
+// configuration file below, with accounts:read), seed 000's profile the
+// built-in profile:read. The credentials below are issued with the union.
 var gatewayRoutes = []struct {
 	Method, Path string
 	Scopes       []string
 }{
-	{"GET", "/v0/me/cards", []string{"profile:read"}},
+	{"GET", "/v0/me/cards", []string{"cards:read"}},
 	{"GET", "/api/profiles/v1/users/me.json", []string{"profile:read"}},
 }
 
@@ -55,7 +55,11 @@ func gatewayScopes() []string {
 // above, a public route, and the proxy trusted for X-Forwarded-For.
 func gatewayConfig() string {
 	var b strings.Builder
-	b.WriteString("trusted_proxies: 127.0.0.1\ngateway_routes:\n")
+	b.WriteString("trusted_proxies: 127.0.0.1\n")
+	b.WriteString("scopes:\n")
+	b.WriteString("  - {name: accounts:read, description: See your accounts and their balances, group: Accounts}\n")
+	b.WriteString("  - {name: cards:read, description: See your cards, group: Cards}\n")
+	b.WriteString("gateway_routes:\n")
 	for _, r := range gatewayRoutes {
 		fmt.Fprintf(&b, "  - method: %s\n    path: %s\n    scopes: [%s]\n", r.Method, r.Path, strings.Join(r.Scopes, ", "))
 	}
