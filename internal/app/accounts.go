@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -25,6 +26,9 @@ func (a *App) buildAccounts() error {
 	}
 	cfg.SessionIdleTimeout = a.Config.SessionIdleTTL
 	cfg.SessionLifetime = a.Config.SessionMaxTTL
+	// Authenticator apps label the entry with the issuer: the site's name,
+	// so people find "Example Corp" there, not the software's name.
+	cfg.TOTPIssuer = a.Config.SiteName
 	var err error
 	if a.Identity, err = identity.New(a.Store, a.Box, a.Hasher, a.Now, a.Rand, a.Log, cfg); err != nil {
 		return err
@@ -35,7 +39,16 @@ func (a *App) buildAccounts() error {
 	lim := a.Identity.HashLimiter().Limits()
 	a.Log.Info("password hashing bounded", "concurrent", lim.Slots, "queue", lim.Queue, "max_wait", lim.MaxWait.String(),
 		"memory_per_hash_kib", cfg.Argon2.Memory)
-	a.Accounts, err = web.New(web.Config{Issuer: a.Config.Issuer}, a.Identity, a.Hasher, a.Now, a.Log)
+	wc := web.Config{
+		Issuer: a.Config.Issuer, SiteName: a.Config.SiteName, LogoURL: a.Config.LogoURL,
+		AccentColor: a.Config.AccentColor, DisableSignup: !a.Config.SignupOpen(),
+	}
+	if a.Config.SupportContact != "" {
+		// Validated with the configuration, so this cannot fail here.
+		wc.SupportHref, _ = config.SupportHref(a.Config.SupportContact)
+		wc.SupportLabel = a.Config.SupportContact
+	}
+	a.Accounts, err = web.New(wc, a.Identity, a.Hasher, a.Now, a.Log)
 	return err
 }
 

@@ -227,13 +227,14 @@ func (a *App) Handler(version string) http.Handler {
 		a.oauthArea(), a.Gateway,
 	}
 	areas = append(areas, a.tokenAreas()...)
-	// Validated with the configuration, so this cannot fail here.
+	// Validated with the configuration, so these cannot fail here.
 	resolver, _ := clientaddr.New(a.Config.TrustedProxies, a.Config.ForwardedHeader)
+	logoOrigin, _ := config.LogoOrigin(a.Config.LogoURL)
 	return server.New(server.Options{
 		ClientAddr: resolver,
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
-		HTTPS: a.Issuer.Scheme == "https", Version: version,
+		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
 		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
 	}, areas...)
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
+	"github.com/gatehouse/gatehouse/internal/contrast"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 )
 
 // Config is the validated configuration of one Gatehouse process.
@@ -64,6 +67,13 @@ type Config struct {
 	// Argon2Concurrency bounds concurrent password hashes (0: sized from
 	// cores and memory at start).
 	Argon2Concurrency int
+
+	// Branding of the pages (and of the TOTP issuer authenticator apps show).
+	SiteName       string
+	LogoURL        string // "" = none; an https:// URL or a same-origin path
+	AccentColor    string // #rrggbb; "" = the built-in blue
+	SupportContact string // "" = none; an email address or an https:// URL
+	Signup         string // open | closed
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
@@ -157,6 +167,11 @@ var settings = []setting{
 		c.Argon2Concurrency = n
 		return err
 	}},
+	{"site_name", "Gatehouse", "name shown in page titles, the header and authenticator apps (the TOTP issuer); changing it relabels only newly enrolled authenticators", true, str(func(c *Config) *string { return &c.SiteName })},
+	{"logo_url", "", "image shown beside the site name: a path on this server or an https:// URL (its origin is added to the pages' Content-Security-Policy img-src)", true, str(func(c *Config) *string { return &c.LogoURL })},
+	{"accent_color", "", "#rrggbb colour of buttons and links on light pages; must reach 4.5:1 contrast against white. Empty: the built-in blue", true, str(func(c *Config) *string { return &c.AccentColor })},
+	{"support_contact", "", "email address or https:// URL shown in the footer and on error pages as where to get help", true, str(func(c *Config) *string { return &c.SupportContact })},
+	{"signup", "open", "open: anyone may create an account at /signup | closed: accounts are created with `gatehouse user create` only", true, str(func(c *Config) *string { return &c.Signup })},
 }
 
 // envOnly are the secret settings read from the environment only: a flag
@@ -361,6 +376,8 @@ func (c *Config) Validate() error {
 	oneOf("log_format", c.LogFormat, "json", "text")
 	oneOf("migrate", c.Migrate, "auto", "always", "never")
 	oneOf("basic_auth", c.BasicAuth, "all", "credentials")
+	oneOf("signup", c.Signup, "open", "closed")
+	errs = append(errs, c.validateBranding()...)
 	for key, d := range map[string]time.Duration{
 		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL,
 		"session_idle_ttl": c.SessionIdleTTL, "session_max_ttl": c.SessionMaxTTL, "shutdown_timeout": c.ShutdownTimeout,
@@ -413,4 +430,71 @@ func MarkdownTable() string {
 		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", s.key, fl, EnvName(s.key), def, help)
 	}
 	return b.String()
+}
+
+// SignupOpen reports whether anyone may create an account on the pages.
+func (c *Config) SignupOpen() bool { return c.Signup != "closed" }
+
+// validateBranding checks the branding settings. They end up in every page,
+// so each is held to what the pages can show safely: the accent must keep
+// link text readable (WCAG 2.2 1.4.3: "a contrast ratio of at least 4.5:1"),
+// and the logo and support links must be same-origin or https.
+func (c *Config) validateBranding() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if n := len([]rune(c.SiteName)); n == 0 || n > 60 || safetext.Check(c.SiteName, 240) != nil {
+		bad("site_name %q must be 1 to 60 printable characters", c.SiteName)
+	}
+	if c.LogoURL != "" {
+		if _, err := LogoOrigin(c.LogoURL); err != nil {
+			bad("logo_url %q: %v", c.LogoURL, err)
+		}
+	}
+	if c.AccentColor != "" {
+		accent, err := contrast.ParseHex(c.AccentColor)
+		if err != nil {
+			bad("accent_color: %v", err)
+		} else if r := contrast.Ratio(accent, contrast.White); r < 4.5 {
+			bad("accent_color %s has %.2f:1 contrast against white; links need at least 4.5:1 (pick a darker shade)", c.AccentColor, r)
+		}
+	}
+	if c.SupportContact != "" {
+		if _, err := SupportHref(c.SupportContact); err != nil {
+			bad("support_contact %q: %v", c.SupportContact, err)
+		}
+	}
+	return errs
+}
+
+// LogoOrigin returns the origin to allow in img-src for a logo URL ("" for a
+// same-origin path), or why the URL is not acceptable.
+func LogoOrigin(logo string) (string, error) {
+	if strings.HasPrefix(logo, "/") && !strings.HasPrefix(logo, "//") {
+		if strings.ContainsAny(logo, "\\ \"'") || safetext.Check(logo, 2048) != nil {
+			return "", errors.New("the path holds characters a URL cannot")
+		}
+		return "", nil
+	}
+	u, err := url.Parse(logo)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return "", errors.New("must be a path on this server (/…) or an https:// URL")
+	}
+	return "https://" + u.Host, nil
+}
+
+// SupportHref is the link for a support contact: mailto: for an email
+// address, the URL itself for an https:// URL.
+func SupportHref(contact string) (string, error) {
+	if strings.HasPrefix(contact, "https://") {
+		u, err := url.Parse(contact)
+		if err != nil || u.Host == "" || u.User != nil {
+			return "", errors.New("not a valid https:// URL")
+		}
+		return u.String(), nil
+	}
+	a, err := mail.ParseAddress(contact)
+	if err != nil || a.Address != contact {
+		return "", errors.New("must be an email address (help@example.com) or an https:// URL")
+	}
+	return "mailto:" + contact, nil
 }

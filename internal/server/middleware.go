@@ -147,12 +147,17 @@ func methodLabel(m string) string {
 // only, never framed (clickjacking on the consent page), never sniffed.
 // form-action is deliberately absent: browsers apply it to the redirect after
 // the consent form, which must reach the client's registered redirect URI.
-func securityHeaders(next http.Handler, https bool) http.Handler {
+func securityHeaders(next http.Handler, https bool, imgOrigin string) http.Handler {
+	imgSrc := "'self' data:"
+	if imgOrigin != "" {
+		imgSrc += " " + imgOrigin
+	}
+	csp := "default-src 'self'; img-src " + imgSrc + "; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if https {

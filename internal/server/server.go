@@ -44,7 +44,10 @@ type Options struct {
 	MaxBodyBytes int64
 	AccessLog    bool
 	HTTPS        bool // send HSTS
-	Version      string
+	// ImgOrigin is one more origin the pages may load images from (the
+	// operator's logo), added to the CSP's img-src; "" adds none.
+	ImgOrigin string
+	Version   string
 	// ClientAddr resolves each request's client address from trusted
 	// proxies' headers before anything else sees it (nil: the TCP peer).
 	ClientAddr *clientaddr.Resolver
@@ -83,7 +86,7 @@ func New(o Options, areas ...Area) http.Handler {
 	}
 	h = limitBody(h, o.MaxBodyBytes)
 	h = recoverPanics(h, o.Log)
-	h = securityHeaders(h, o.HTTPS)
+	h = securityHeaders(h, o.HTTPS, o.ImgOrigin)
 	h = observe(h, m, o.Log, o.AccessLog)
 	h = requestID(h)
 	if o.ClientAddr != nil {

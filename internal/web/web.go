@@ -43,6 +43,15 @@ type Config struct {
 	Issuer string
 	// SiteName is shown in titles and the header (default "Gatehouse").
 	SiteName string
+	// LogoURL, when set, is an image shown beside the site name (a path on
+	// this server or an https:// URL the CSP's img-src allows).
+	LogoURL string
+	// AccentColor (#rrggbb, checked by the configuration) recolours buttons
+	// and links through /static/theme.css; "" keeps the stylesheet's blue.
+	AccentColor string
+	// SupportHref and SupportLabel, when set, name where to get help
+	// (mailto: or https:) in the footer and on error pages.
+	SupportHref, SupportLabel string
 	// DisableSignup hides and refuses the public sign-up page (accounts are
 	// then created with `gatehouse user create`).
 	DisableSignup bool
@@ -70,6 +79,10 @@ type Handler struct {
 	// sign-in is complete.
 	pendingCookie string
 	csrfCookie    string
+	// theme is /static/theme.css: the operator's accent colour as CSS
+	// custom properties, served as a file because the CSP forbids inline
+	// styles.
+	theme []byte
 }
 
 // New builds the handler. now is the clock (time.Now in production).
@@ -86,6 +99,10 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = authn.RemoteIP
 	}
+	theme, err := themeCSS(cfg.AccentColor)
+	if err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("web: issuer %q is not an http(s) URL", cfg.Issuer)
@@ -98,6 +115,7 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 		cfg: cfg, id: id, hasher: hasher, log: log, now: now, pages: pages,
 		secure: u.Scheme == "https",
 		cop:    http.NewCrossOriginProtection(),
+		theme:  theme,
 	}
 	// RFC 6265bis §4.1.3.2: a "__Host-" cookie must be Secure, have Path=/
 	// and no Domain, so it is bound to this exact origin. Browsers refuse
@@ -149,6 +167,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	get := func(path string, f http.HandlerFunc) { mux.Handle("GET "+path, h.Wrap(f)) }
 	post := func(path string, f http.HandlerFunc) { mux.Handle("POST "+path, h.Wrap(h.RequireCSRF(f))) }
 	mux.Handle("GET /static/", h.static())
+	mux.HandleFunc("GET /static/theme.css", h.serveTheme)
 	get("/login", h.loginPage)
 	post("/login", h.login)
 	get("/login/2fa", h.secondFactorPage)
@@ -190,6 +209,9 @@ type Page struct {
 
 	// Filled in by Render.
 	SiteName      string
+	LogoURL       string
+	SupportHref   string
+	SupportLabel  string
 	SignupEnabled bool
 	User          *store.User // the signed-in user, or nil
 	CSRFToken     string
@@ -205,7 +227,8 @@ func (h *Handler) Render(w http.ResponseWriter, r *http.Request, status int, nam
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	p.SiteName = h.cfg.SiteName
+	p.SiteName, p.LogoURL = h.cfg.SiteName, h.cfg.LogoURL
+	p.SupportHref, p.SupportLabel = h.cfg.SupportHref, h.cfg.SupportLabel
 	p.SignupEnabled = !h.cfg.DisableSignup
 	st := h.state(r)
 	if p.User == nil && st.sess != nil && !st.sess.MFAPending {

@@ -1,0 +1,95 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+// openPages starts a whole Gatehouse (SQLite) with extra settings.
+func openPages(t *testing.T, extra map[string]string) (*app.App, *httptest.Server) {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	vars := map[string]string{
+		"GATEHOUSE_DATABASE":          filepath.Join(t.TempDir(), "gatehouse.db"),
+		"GATEHOUSE_MASTER_KEY":        base64.StdEncoding.EncodeToString(key),
+		"GATEHOUSE_ISSUER":            "http://127.0.0.1",
+		"GATEHOUSE_ARGON2_MEMORY_KIB": "8192",
+		"GATEHOUSE_ARGON2_TIME":       "1",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.Handler("test"))
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+func fetch(t *testing.T, url, accept string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// The branding settings reach the authenticator apps (TOTP issuer), the
+// pages, the Content-Security-Policy and the sign-up switch.
+func TestBrandingSettingsWired(t *testing.T) {
+	a, srv := openPages(t, map[string]string{
+		"GATEHOUSE_SITE_NAME":       "Example Corp",
+		"GATEHOUSE_LOGO_URL":        "https://cdn.example.com/logo.svg",
+		"GATEHOUSE_ACCENT_COLOR":    "#0b5d1e",
+		"GATEHOUSE_SUPPORT_CONTACT": "https://help.example.com/",
+		"GATEHOUSE_SIGNUP":          "closed",
+	})
+	if got := a.Identity.Config().TOTPIssuer; got != "Example Corp" {
+		t.Fatalf("TOTP issuer = %q, want the site name", got)
+	}
+	resp, body := fetch(t, srv.URL+"/login", "")
+	for _, want := range []string{"· Example Corp</title>", `src="https://cdn.example.com/logo.svg"`, `href="https://help.example.com/"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sign-in page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `href="/signup"`) {
+		t.Error("sign-in page links to sign-up although sign-up is closed")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://cdn.example.com;") {
+		t.Errorf("CSP does not allow the logo's origin: %s", csp)
+	}
+	if resp, _ := fetch(t, srv.URL+"/signup", ""); resp.StatusCode == http.StatusOK {
+		t.Error("sign-up page served although sign-up is closed")
+	}
+	if _, css := fetch(t, srv.URL+"/static/theme.css", ""); !strings.Contains(css, "--accent: #0b5d1e;") {
+		t.Errorf("theme.css lacks the accent:\n%s", css)
+	}
+}
