@@ -235,7 +235,8 @@ func (a *App) Handler(version string) http.Handler {
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
-		Around: []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
+		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
+		BrowserFallback: a.Accounts.BrowserFallback(),
 	}, areas...)
 }
 

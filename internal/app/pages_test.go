@@ -93,3 +93,27 @@ func TestBrandingSettingsWired(t *testing.T) {
 		t.Errorf("theme.css lacks the accent:\n%s", css)
 	}
 }
+
+// A browser at "/" or at an unknown path gets an HTML page; API clients
+// (curl's */*, no Accept, application/json) keep the JSON 404.
+func TestBrowsersGetHTMLLandingAnd404(t *testing.T) {
+	_, srv := openPages(t, nil)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	resp, body := fetch(t, srv.URL+"/", browser)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, `href="/login"`) || !strings.Contains(body, `href="/signup"`) {
+		t.Fatalf("landing: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, body = fetch(t, srv.URL+"/no/such/page", browser)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "<h1>Page not found</h1>") {
+		t.Fatalf("HTML 404: %d\n%s", resp.StatusCode, body)
+	}
+	for _, accept := range []string{"", "*/*", "application/json"} {
+		for _, path := range []string{"/", "/no/such/page"} {
+			resp, body := fetch(t, srv.URL+path, accept)
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"error":"not_found"`) {
+				t.Errorf("GET %s with Accept %q: %d %s", path, accept, resp.StatusCode, body)
+			}
+		}
+	}
+}

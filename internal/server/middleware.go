@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -202,9 +203,12 @@ func limitBody(next http.Handler, max int64) http.Handler {
 	})
 }
 
-// jsonFallback answers unknown routes and wrong methods with JSON 404/405
-// (keeping the mux's Allow header) instead of the mux's plain-text bodies.
-func jsonFallback(mux *http.ServeMux) http.Handler {
+// fallback answers unknown routes and wrong methods with JSON 404/405
+// (keeping the mux's Allow header) instead of the mux's plain-text bodies —
+// or, for a browser asking for a page that does not exist, with the
+// browser handler's HTML (see Options.BrowserFallback). This is the one
+// place that decides between the two.
+func fallback(mux *http.ServeMux, browser http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
@@ -215,6 +219,10 @@ func jsonFallback(mux *http.ServeMux) http.Handler {
 		h.ServeHTTP(rec, r)
 		switch rec.status {
 		case http.StatusNotFound:
+			if browser != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && PrefersHTML(r.Header.Get("Accept")) {
+				browser.ServeHTTP(w, r)
+				return
+			}
 			httpx.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 		case http.StatusMethodNotAllowed:
 			w.Header().Set("Allow", rec.header.Get("Allow"))
@@ -245,4 +253,33 @@ func (h *headerOnly) WriteHeader(code int) {
 	if h.status == 0 {
 		h.status = code
 	}
+}
+
+// PrefersHTML reports whether an Accept header (RFC 9110 §12.5.1) asks for
+// text/html at least as much as for JSON. Browsers send
+// "text/html,…,*/*;q=0.8"; curl sends "*/*" and API clients
+// "application/json", which stay with JSON. Only an explicit text/html (or
+// application/xhtml+xml) counts: "*/*" alone is a program that takes
+// anything, and JSON is what programs here get.
+func PrefersHTML(accept string) bool {
+	html, json := -1.0, -1.0
+	for _, part := range strings.Split(accept, ",") {
+		fields := strings.Split(part, ";")
+		mt := strings.ToLower(strings.TrimSpace(fields[0]))
+		q := 1.0
+		for _, p := range fields[1:] {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch mt {
+		case "text/html", "application/xhtml+xml":
+			html = max(html, q)
+		case "application/json", "application/problem+json":
+			json = max(json, q)
+		}
+	}
+	return html > 0 && html >= json
 }

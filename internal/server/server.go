@@ -44,6 +44,11 @@ type Options struct {
 	MaxBodyBytes int64
 	AccessLog    bool
 	HTTPS        bool // send HSTS
+	// BrowserFallback, when set, answers GET/HEAD requests that match no
+	// route and whose Accept header prefers HTML (a person typing a URL):
+	// the landing page at "/", an HTML 404 elsewhere. Everything else keeps
+	// the JSON 404/405 API clients parse.
+	BrowserFallback http.Handler
 	// ImgOrigin is one more origin the pages may load images from (the
 	// operator's logo), added to the CSP's img-src; "" adds none.
 	ImgOrigin string
@@ -80,7 +85,7 @@ func New(o Options, areas ...Area) http.Handler {
 		a.Routes(mux)
 	}
 	m := newMetrics(o.Registry)
-	var h http.Handler = jsonFallback(mux)
+	var h http.Handler = fallback(mux, o.BrowserFallback)
 	for _, wrap := range o.Around {
 		h = wrap(h)
 	}
