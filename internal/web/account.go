@@ -141,9 +141,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
 	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
 	if status, msg, ok := h.notNow(w, err); ok {
+		// A throttled attempt is refused before the password is looked at,
+		// so the message must not send the person to re-check a password
+		// that may well have been right.
 		page.Error = msg
 		if status == http.StatusTooManyRequests {
-			page.Error = signInFailed + " " + msg
+			page.Error = "Your password was not checked: there have been too many sign-in attempts. " + msg
 		}
 		h.Render(w, r, status, "login.html", page)
 		return
@@ -416,10 +419,17 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 	d := accountData{FieldErrors: fieldErrors}
 	for i := range all {
 		s := &all[i]
-		d.Sessions = append(d.Sessions, sessionView{
+		v := sessionView{
 			Handle: h.id.SessionHandle(s), Current: s.ID == cur.ID,
 			UserAgent: s.UserAgent, Browser: browserSummary(s.UserAgent), IP: s.IP, Created: s.CreatedAt, LastSeen: s.LastSeenAt,
-		})
+		}
+		// This browser's session comes first: it is the one people look
+		// for, to tell it apart from the ones they may want to end.
+		if v.Current {
+			d.Sessions = append([]sessionView{v}, d.Sessions...)
+		} else {
+			d.Sessions = append(d.Sessions, v)
+		}
 	}
 	if u.TOTPEnabled {
 		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {

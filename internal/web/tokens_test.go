@@ -17,7 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
-var newTokenRe = regexp.MustCompile(`id="new_token" type="text" readonly value="(gthp_[0-9A-Za-z]{49})"`)
+var newTokenRe = regexp.MustCompile(`id="new_token" class="token" readonly[^>]*>(gthp_[0-9A-Za-z]{49})</textarea>`)
 
 func tokenServer(t *testing.T) (*testServer, *pat.Service) {
 	t.Helper()

@@ -288,7 +288,11 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 	if last.header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
-	contains(t, last, "Sign-in failed.")
+	// The password was not checked, so the page must not ask to check it.
+	contains(t, last, "Your password was not checked", "Wait ")
+	if strings.Contains(last.body, "Check your email address and password") {
+		t.Fatalf("throttled page tells the user to check a password that was never checked:\n%s", last.body)
+	}
 	// Even the right password waits.
 	expect(t, b.signIn(email, password, ""), http.StatusTooManyRequests, "")
 	s.env.Clock.Advance(s.env.Service.Config().Throttle.LockoutDuration)

@@ -1,0 +1,71 @@
+// Gatehouse pages: small progressive enhancements. Every page works without
+// this file; the Content-Security-Policy allows scripts from this origin
+// only, so everything here is wired by data attributes, never inline.
+(function () {
+  "use strict";
+
+  // Destructive actions (revoke a token or an app, end a session) ask first:
+  // <form data-confirm="Revoke the token “x”?">.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var msg = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) {
+      e.preventDefault();
+    }
+  }, true);
+
+  // Copy buttons: <button data-copy="id-of-input">.
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var field = document.getElementById(btn.getAttribute("data-copy"));
+      var status = document.getElementById(btn.getAttribute("data-copy") + "-copied");
+      if (!field) { return; }
+      var done = function () { if (status) { status.textContent = "Copied to the clipboard."; } };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+      } else {
+        field.select();
+        try { if (document.execCommand("copy")) { done(); } } catch (err) { /* selected: copy by hand */ }
+      }
+    });
+  });
+
+  // The error summary links to every field with an error, then takes focus
+  // so screen readers announce it and keyboard users start there.
+  var invalid = document.querySelectorAll("main [aria-invalid=true]");
+  var summary = document.getElementById("form-error");
+  if (invalid.length && !summary) {
+    summary = document.createElement("div");
+    summary.className = "alert error";
+    summary.id = "form-error";
+    summary.setAttribute("role", "alert");
+    summary.textContent = "Please correct the following:";
+    var h1 = document.querySelector("main h1");
+    h1.parentNode.insertBefore(summary, h1.nextSibling);
+  }
+  if (invalid.length) {
+    var list = document.createElement("ul");
+    list.className = "error-links";
+    invalid.forEach(function (field) {
+      if (!field.id) { return; }
+      var label = document.querySelector("label[for='" + field.id + "']");
+      var described = (field.getAttribute("aria-describedby") || "").split(" ")
+        .map(function (id) { return document.getElementById(id); })
+        .filter(function (el) { return el && el.classList.contains("field-error"); });
+      var a = document.createElement("a");
+      a.href = "#" + field.id;
+      a.textContent = (label ? label.textContent.trim() : field.name) +
+        (described.length ? ": " + described[0].textContent.trim() : "");
+      a.addEventListener("click", function (e) { e.preventDefault(); field.focus(); });
+      var li = document.createElement("li");
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    if (list.childNodes.length) { summary.appendChild(list); }
+  }
+  if (summary) {
+    summary.setAttribute("tabindex", "-1");
+    summary.focus();
+  }
+})();
