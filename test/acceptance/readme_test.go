@@ -242,7 +242,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so the server started in the background is
-	// stopped with the shell even when a block fails before `kill %1`.
+	// stopped with the shell even when a block fails before the last one stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	runErr := cmd.Run()
