@@ -207,6 +207,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer c.close()
 	rep.ServerVersion = serverVersion(ctx, c)
 	fx := &fixtures{c: c, admin: admin}
+	defer fx.close()
 
 	for _, w := range o.selected() {
 		if ctx.Err() != nil {

@@ -40,7 +40,8 @@ func TestRunAgainstStandIn(t *testing.T) {
 	if rep.ServerVersion != "fake-1" || rep.Server != nil || rep.Database != "target" {
 		t.Errorf("header: version %q server %+v database %q", rep.ServerVersion, rep.Server, rep.Database)
 	}
-	for _, name := range []string{"ceiling", "client_credentials", "introspect", "me_access_token", "me_pat", "me_api_key", "gateway_access_token", "gateway_pat", "gateway_api_key", "auth_code", "refresh"} {
+	for _, name := range []string{"ceiling", "client_credentials", "introspect", "me_access_token", "me_pat", "me_api_key", "gateway_access_token", "gateway_pat", "gateway_api_key",
+		"middleware_access_token", "middleware_pat", "middleware_api_key", "middleware_pat_nocache", "auth_code", "refresh"} {
 		r := resultOf(t, rep, name)
 		if r.Status != StatusOK || r.Ops == 0 || r.OpsPerSecond <= 0 || r.Errors != 0 {
 			t.Errorf("%s: %+v", name, r)
@@ -173,5 +174,119 @@ func TestOptionsValidation(t *testing.T) {
 	d := Options{Quick: true, Duration: time.Second, Target: "http://[::1]:1"}
 	if err := d.normalise(); err != nil || d.Duration != time.Second {
 		t.Errorf("explicit duration with quick: %+v %v", d, err)
+	}
+}
+
+func workloadNamed(t *testing.T, name string) workload {
+	t.Helper()
+	for _, w := range workloads {
+		if w.Name == name {
+			return w
+		}
+	}
+	t.Fatalf("no workload %s", name)
+	return workload{}
+}
+
+// TestMiddlewareWorkloadsIntrospect: the middleware workloads reach the
+// stand-in's introspection endpoint as the bench API's resource server (the
+// stand-in tells no other client about PATs and API keys); with the default
+// cache only the probe introspects and the measured requests are cache hits,
+// with the cache off every request introspects once. The in-process API
+// stops when the fixtures close.
+func TestMiddlewareWorkloadsIntrospect(t *testing.T) {
+	g := newFakeGatehouse()
+	base := startFake(t, g)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := &fixtures{c: newHTTPClient(base, 4), admin: g}
+	defer f.c.close()
+
+	introspections := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return g.introspections
+	}
+	for _, c := range []struct {
+		name    string
+		perOp   bool // every operation introspects
+		noCache bool
+	}{
+		{"middleware_pat", false, false},
+		{"middleware_api_key", false, false},
+		{"middleware_access_token", false, false},
+		{"middleware_pat_nocache", true, true},
+	} {
+		before := introspections()
+		ops, err := workloadNamed(t, c.name).prepare(ctx, f, 4)
+		if err != nil {
+			t.Fatalf("%s: prepare: %v", c.name, err)
+		}
+		if got := introspections() - before; got != 1 {
+			t.Errorf("%s: the probe made %d introspection calls, want 1", c.name, got)
+		}
+		before = introspections()
+		lr := runLoad(ctx, loadPlan{Duration: 100 * time.Millisecond}, ops)
+		got := introspections() - before
+		if lr.OK == 0 || lr.Errors != 0 {
+			t.Fatalf("%s: ok %d errors %d first %q", c.name, lr.OK, lr.Errors, lr.FirstError)
+		}
+		if c.perOp && uint64(got) < lr.OK {
+			t.Errorf("%s: %d introspection calls for %d requests, want one each at least", c.name, got, lr.OK)
+		}
+		if !c.perOp && got != 0 {
+			t.Errorf("%s: %d introspection calls for %d requests, want none (cache hits)", c.name, got, lr.OK)
+		}
+	}
+	g.mu.Lock()
+	var rs int
+	for _, c := range g.clients {
+		if c.spec.ResourceServer == benchAPI && len(c.spec.GrantTypes) == 0 && len(c.spec.Scopes) == 0 {
+			rs++
+		}
+	}
+	g.mu.Unlock()
+	if rs != 1 {
+		t.Errorf("%d resource-server clients for %s, want 1", rs, benchAPI)
+	}
+
+	// The run's end stops the in-process APIs.
+	f.mu.Lock()
+	n := len(f.closers)
+	f.mu.Unlock()
+	if n != 4 {
+		t.Fatalf("%d in-process APIs registered to stop, want 4", n)
+	}
+	f.close()
+	ops, err := workloadNamed(t, "middleware_pat").prepare(ctx, f, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.close()
+	if err := ops[0](ctx); err == nil {
+		t.Error("the in-process API still answers after close")
+	}
+}
+
+// TestMiddlewareRefusalFailsPrepare: when the server does not tell the
+// resource server about the credential, the workload fails at set-up
+// rather than measuring 401s.
+func TestMiddlewareRefusalFailsPrepare(t *testing.T) {
+	g := newFakeGatehouse()
+	base := startFake(t, g)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	f := &fixtures{c: newHTTPClient(base, 2), admin: g}
+	defer f.c.close()
+	defer f.close()
+	if err := f.needPAT(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	clear(g.pats) // introspection now answers inactive
+	g.mu.Unlock()
+	_, err := workloadNamed(t, "middleware_pat").prepare(ctx, f, 2)
+	if err == nil || !strings.Contains(err.Error(), "refused the bench's credential") || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("prepare: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeGatehouse is a stand-in server with the routes and pages the workloads
@@ -34,6 +35,8 @@ type fakeGatehouse struct {
 	noAPIKeys bool // API-key route missing (404)
 	logins    int
 	consented int
+	// introspections counts the calls to /oauth2/introspect.
+	introspections int
 }
 
 type fakeClient struct {
@@ -227,12 +230,31 @@ func (g *fakeGatehouse) handler() http.Handler {
 	mux.HandleFunc("POST /oauth2/introspect", func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if _, ok := clientAuth(r); !ok {
+		id, ok := clientAuth(r)
+		if !ok {
 			w.WriteHeader(401)
 			return
 		}
-		_, active := g.access[r.PostFormValue("token")]
-		jsonOK(w, map[string]any{"active": active})
+		g.introspections++
+		// As Gatehouse: a resource server hears about every credential
+		// carrying its API's scope (all the bench's do); any other client
+		// only about the access tokens issued to it (the bench's own, here).
+		tok := r.PostFormValue("token")
+		kind, email := "access_token", ""
+		var active bool
+		if email, active = g.access[tok]; !active && g.clients[id].spec.ResourceServer == benchAPI {
+			if email, active = g.pats[tok]; active {
+				kind = "pat"
+			} else if email, active = g.keys[tok]; active {
+				kind = "api_key"
+			}
+		}
+		if !active {
+			jsonOK(w, map[string]any{"active": false})
+			return
+		}
+		jsonOK(w, map[string]any{"active": true, "scope": benchScope, "sub": email, "credential_kind": kind,
+			"token_type": "Bearer", "exp": time.Now().Add(time.Hour).Unix()})
 	})
 	me := func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()

@@ -166,7 +166,6 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	for _, r := range rep.Workloads {
 		if r.RequestsPerOp > 1 {
 			fmt.Fprintf(&b, "¹ %s: one operation is %d HTTP requests (%s); req/s, latency and CPU are per operation.\n\n", r.Name, r.RequestsPerOp, r.Title)
-			break
 		}
 	}
 	for _, r := range rep.Workloads {

@@ -22,6 +22,7 @@ func sampleReport() *Report {
 				Errors: 3, FirstError: "POST /oauth2/token: HTTP 500: boom", P50MS: 4, P90MS: 6, P99MS: 20, MaxMS: 31},
 			{Name: "me_api_key", Status: StatusNotAvailable, RequestsPerOp: 1, Reason: "API keys not available"},
 			{Name: "auth_code", Title: "authorize → token", Status: StatusOK, RequestsPerOp: 2, OpsPerSecond: 55.55, P50MS: 1, P90MS: 2, P99MS: 3, MaxMS: 4},
+			{Name: "middleware_pat_nocache", Title: "middleware → introspect", Status: StatusOK, RequestsPerOp: 2, OpsPerSecond: 1000, P50MS: 1, P90MS: 2, P99MS: 3, MaxMS: 4},
 			{Name: "refresh", Status: StatusFailed, RequestsPerOp: 1, Reason: "creating the client: exit status 1"},
 			{Name: "introspect", Status: StatusFailed, RequestsPerOp: 1, Reason: "creating the client: exit status 1"},
 		},
@@ -31,7 +32,7 @@ func sampleReport() *Report {
 func TestCeilingShares(t *testing.T) {
 	rep := sampleReport()
 	rep.computeCeilingShares()
-	want := map[string]float64{"ceiling": 100, "client_credentials": 15, "me_api_key": 0, "auth_code": 0.14, "refresh": 0, "introspect": 0}
+	want := map[string]float64{"ceiling": 100, "client_credentials": 15, "me_api_key": 0, "auth_code": 0.14, "middleware_pat_nocache": 2.5, "refresh": 0, "introspect": 0}
 	for _, r := range rep.Workloads {
 		if r.PctOfCeiling != want[r.Name] {
 			t.Errorf("%s: %v%%, want %v%%", r.Name, r.PctOfCeiling, want[r.Name])
@@ -67,6 +68,8 @@ func TestMarkdown(t *testing.T) {
 		"| auth_code ¹ | 55.5 | 0.1% |",
 		"| refresh | failed |",
 		"¹ auth_code: one operation is 2 HTTP requests (authorize → token)",
+		// Every multi-request row is explained, not only the first.
+		"¹ middleware_pat_nocache: one operation is 2 HTTP requests (middleware → introspect)",
 		"- load generator CPU on the ceiling: 0.030 s/1k req (server: 0.042)\n",
 		"- idle RSS: 18.0 MiB\n- peak RSS: 47.0 MiB\n- start to ready: 84 ms\n",
 		"- client_credentials: first error: POST /oauth2/token: HTTP 500: boom\n",

@@ -73,8 +73,10 @@ func serverSettings(addr, database, masterKey, configFile string) map[string]str
 }
 
 // benchConfig is the server's configuration file: the gateway rule the
-// gateway-check workloads ask about.
-const benchConfig = "gateway_routes:\n  - method: GET\n    path: " + benchGatewayPath + "\n    scopes: [" + benchScope + "]\n"
+// gateway-check workloads ask about, and the API whose resource server the
+// middleware workloads play.
+const benchConfig = "gateway_routes:\n  - method: GET\n    path: " + benchGatewayPath + "\n    scopes: [" + benchScope + "]\n" +
+	"apis:\n  - identifier: " + benchAPI + "\n    name: Bench API\n    scopes: [" + benchScope + "]\n"
 
 // writeBenchConfig writes benchConfig into dir and returns its path.
 func writeBenchConfig(dir string) (string, error) {
@@ -289,6 +291,9 @@ func (a *adminCLI) CreateUser(ctx context.Context, email, password string) error
 // CreateClient runs `gatehouse client create … --output json`.
 func (a *adminCLI) CreateClient(ctx context.Context, spec ClientSpec) (ClientCreds, error) {
 	args := []string{"client", "create", "--name", spec.Name, "--owner", spec.OwnerEmail}
+	if spec.ResourceServer != "" {
+		args = append(args, "--resource-server", spec.ResourceServer)
+	}
 	for _, u := range spec.RedirectURIs {
 		args = append(args, "--redirect-uri", u)
 	}
@@ -300,6 +305,9 @@ func (a *adminCLI) CreateClient(ctx context.Context, spec ClientSpec) (ClientCre
 	}
 	args = append(args, "--output", "json")
 	out, err := a.run(ctx, "", args...)
+	if err != nil && spec.ResourceServer != "" && strings.Contains(err.Error(), "flag provided but not defined: -resource-server") {
+		return ClientCreds{}, &NotAvailableError{What: "resource-server clients (the admin CLI's client create --resource-server)"}
+	}
 	if err != nil {
 		return ClientCreds{}, a.notAvailable(err, "the admin CLI's client create")
 	}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/gatehouse/gatehouse/bearer"
 )
 
 // Admin sets up what the workloads need, out of band (the real one runs the
@@ -27,6 +29,10 @@ type ClientSpec struct {
 	RedirectURIs []string
 	GrantTypes   []string
 	Scopes       []string
+	// ResourceServer, when set, registers an introspection-only client for
+	// the API with this identifier (declared in the config file's apis
+	// section) instead of an app: no redirect URIs, grant types or scopes.
+	ResourceServer string
 }
 
 // ClientCreds are what registration returns.
@@ -57,6 +63,10 @@ type fixtures struct {
 	accessToken     string
 	jar             cookieJar
 	pat, apiKey     string
+	workerPATs      []string    // distinct PATs, worker i presents workerPATs[i%len]
+	rs              ClientCreds // the bench API's resource-server client
+
+	closers []func() // what the run stops at its end (in-process APIs)
 }
 
 // once runs make the first time key is needed and remembers its error.
@@ -179,32 +189,62 @@ func (f *fixtures) needPAT(ctx context.Context) error {
 		return err
 	}
 	return f.once("pat", func() error {
-		r := &request{
-			Method: "POST", URL: "/v0/me/tokens",
-			Body:  []byte(`{"description":"gatehouse bench"}`),
-			CType: "application/json",
-			Auth:  basicAuth(f.email, f.password, false),
+		var err error
+		f.pat, err = f.createPAT(ctx)
+		return err
+	})
+}
+
+// maxWorkerPATs bounds the PATs made for per-worker credentials, well under
+// the server's per-user limit (100 by default).
+const maxWorkerPATs = 50
+
+// needWorkerPATs makes up to n personal access tokens, so that workers can
+// present different credentials (f.pat is the first).
+func (f *fixtures) needWorkerPATs(ctx context.Context, n int) error {
+	if err := f.needPAT(ctx); err != nil {
+		return err
+	}
+	return f.once("workerpats", func() error {
+		f.workerPATs = []string{f.pat}
+		for len(f.workerPATs) < min(n, maxWorkerPATs) {
+			t, err := f.createPAT(ctx)
+			if err != nil {
+				return err
+			}
+			f.workerPATs = append(f.workerPATs, t)
 		}
-		var buf bytes.Buffer
-		resp, err := f.c.do(ctx, r, &buf)
-		if err != nil {
-			return err
-		}
-		if missing(resp.StatusCode) {
-			return notAvailable("personal access tokens", r, resp)
-		}
-		if resp.StatusCode/100 != 2 {
-			return statusErr(r, resp, buf.Bytes())
-		}
-		var out struct {
-			AccessToken string `json:"accessToken"`
-		}
-		if err := json.Unmarshal(buf.Bytes(), &out); err != nil || out.AccessToken == "" {
-			return fmt.Errorf("%s: no accessToken in %s", r.step(), buf.String())
-		}
-		f.pat = out.AccessToken
 		return nil
 	})
+}
+
+// createPAT makes a personal access token for the bench user through
+// POST /v0/me/tokens, authenticated with HTTP Basic email:password.
+func (f *fixtures) createPAT(ctx context.Context) (string, error) {
+	r := &request{
+		Method: "POST", URL: "/v0/me/tokens",
+		Body:  []byte(`{"description":"gatehouse bench"}`),
+		CType: "application/json",
+		Auth:  basicAuth(f.email, f.password, false),
+	}
+	var buf bytes.Buffer
+	resp, err := f.c.do(ctx, r, &buf)
+	if err != nil {
+		return "", err
+	}
+	if missing(resp.StatusCode) {
+		return "", notAvailable("personal access tokens", r, resp)
+	}
+	if resp.StatusCode/100 != 2 {
+		return "", statusErr(r, resp, buf.Bytes())
+	}
+	var out struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("%s: no accessToken in %s", r.step(), buf.String())
+	}
+	return out.AccessToken, nil
 }
 
 // needAPIKey creates an API key for the client_credentials client through
@@ -445,6 +485,22 @@ var workloads = []workload{
 	{
 		Name: "gateway_api_key", Title: "GET /gateway/check (nginx auth_request), Bearer API key", ReqsPerOp: 1,
 		prepare: gatewayCheck("gateway check", func(f *fixtures) string { return f.apiKey }, (*fixtures).needAPIKey),
+	},
+	{
+		Name: "middleware_access_token", Title: "GET on an API in the bench process guarded by the bearer middleware, default 30 s cache (hits: no Gatehouse call), Bearer opaque access token", ReqsPerOp: 1,
+		prepare: middlewareCall(bearer.KindAccessToken, false, sameCredential(func(f *fixtures) string { return f.accessToken }, (*fixtures).needAccessToken)),
+	},
+	{
+		Name: "middleware_pat", Title: "GET on an API in the bench process guarded by the bearer middleware, default 30 s cache (hits: no Gatehouse call), Bearer personal access token", ReqsPerOp: 1,
+		prepare: middlewareCall(bearer.KindPAT, false, sameCredential(func(f *fixtures) string { return f.pat }, (*fixtures).needPAT)),
+	},
+	{
+		Name: "middleware_api_key", Title: "GET on an API in the bench process guarded by the bearer middleware, default 30 s cache (hits: no Gatehouse call), Bearer API key", ReqsPerOp: 1,
+		prepare: middlewareCall(bearer.KindAPIKey, false, sameCredential(func(f *fixtures) string { return f.apiKey }, (*fixtures).needAPIKey)),
+	},
+	{
+		Name: "middleware_pat_nocache", Title: "GET on an API in the bench process guarded by the bearer middleware, cache off: each request → POST /oauth2/introspect as a resource server, Bearer personal access token (one per worker, up to 50)", ReqsPerOp: 2,
+		prepare: middlewareCall(bearer.KindPAT, true, workerPATs),
 	},
 	{
 		Name: "auth_code", Title: "authorize (session, remembered consent) → code → POST /oauth2/token, PKCE S256", ReqsPerOp: 2,
