@@ -113,6 +113,17 @@ func itoa(n int) string {
 type loginData struct {
 	Email         string
 	SignupEnabled bool
+	// AppName is the application that sent the person here ("" when none).
+	AppName string
+}
+
+// appName names the application whose authorization request rt is, or ""
+// when rt is not one (or no namer was configured).
+func (h *Handler) appName(r *http.Request, rt string) string {
+	if h.cfg.AppNames == nil || rt == "" {
+		return ""
+	}
+	return h.cfg.AppNames.AppName(r.Context(), rt)
 }
 
 // loginPage shows the sign-in form. A signed-in user is sent on to return_to,
@@ -122,7 +133,7 @@ type loginData struct {
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rt := SafeReturnTo(q.Get("return_to"))
-	d := loginData{SignupEnabled: !h.cfg.DisableSignup}
+	d := loginData{SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt)}
 	notice := notices[q.Get("msg")]
 	if u, _, ok := h.CurrentUser(r); ok {
 		if q.Get("reauth") != "1" {
@@ -138,7 +149,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	email := r.PostFormValue("email")
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
+	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt)}}
 	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
 	if status, msg, ok := h.notNow(w, err); ok {
 		// A throttled attempt is refused before the password is looked at,
@@ -288,6 +299,7 @@ func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
 type signupData struct {
 	Email, Name string
 	FieldErrors map[string]string
+	AppName     string // the application that sent the person here, or ""
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -300,7 +312,7 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 		return
 	}
-	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: signupData{}})
+	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: signupData{AppName: h.appName(r, rt)}})
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
@@ -309,7 +321,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	d := signupData{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{}}
+	d := signupData{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{}, AppName: h.appName(r, rt)}
 	page := Page{Title: "Create your account", ReturnTo: rt, Data: &d}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password_confirm") {

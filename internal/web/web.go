@@ -58,6 +58,19 @@ type Config struct {
 	// ClientIP returns the client address for throttling (default: the host
 	// of r.RemoteAddr).
 	ClientIP func(*http.Request) string
+	// AppNames, when set, names the application a sign-in or sign-up was
+	// reached from, so the page can say "Sign in to continue to <app>".
+	AppNames AppNamer
+}
+
+// AppNamer names the application behind a return URL. It is an interface so
+// that these pages need not know how authorization requests are shaped.
+type AppNamer interface {
+	// AppName returns the display name of the registered application whose
+	// authorization request returnTo (a path on this server, already
+	// checked by SafeReturnTo) is, or "" when it is not one that would be
+	// honoured.
+	AppName(ctx context.Context, returnTo string) string
 }
 
 // Handler serves the account pages and offers rendering, CSRF and session
