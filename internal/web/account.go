@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -19,7 +20,8 @@ const signInFailed = "Sign-in failed. Check your email address and password and 
 // notices are the fixed messages a redirect can ask for with ?msg=… (never
 // free text from the URL).
 var notices = map[string]string{
-	"signed_up":        "Thanks for signing up. Sign in with your email address and password to continue.",
+	"welcome":          "Your account is ready, and you are signed in.",
+	"account_exists":   "This email address already has an account. Sign in with its password to continue.",
 	"signed_out":       "You have signed out.",
 	"password_changed": "Your password was changed. All your other sessions were ended.",
 	"2fa_off":          "Two-factor authentication is now off.",
@@ -115,6 +117,16 @@ type loginData struct {
 	SignupEnabled bool
 	// AppName is the application that sent the person here ("" when none).
 	AppName string
+	// SignupHref links to sign-up with return_to and the email typed so far
+	// (pages.js adds the email typed after the page was drawn).
+	SignupHref string
+}
+
+func (h *Handler) loginData(r *http.Request, rt, email string) loginData {
+	return loginData{
+		Email: email, SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt),
+		SignupHref: loginLink("/signup", rt, email, ""),
+	}
 }
 
 // appName names the application whose authorization request rt is, or ""
@@ -133,14 +145,14 @@ func (h *Handler) appName(r *http.Request, rt string) string {
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rt := SafeReturnTo(q.Get("return_to"))
-	d := loginData{SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt)}
+	d := h.loginData(r, rt, prefillEmail(q.Get("email")))
 	notice := notices[q.Get("msg")]
 	if u, _, ok := h.CurrentUser(r); ok {
 		if q.Get("reauth") != "1" {
 			http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 			return
 		}
-		d.Email = u.Email
+		d = h.loginData(r, rt, u.Email)
 		notice = "Sign in again to continue. You stay signed in until you do."
 	}
 	h.Render(w, r, http.StatusOK, "login.html", Page{Title: "Sign in", ReturnTo: rt, Notice: notice, Data: d})
@@ -149,7 +161,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	email := r.PostFormValue("email")
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt)}}
+	page := Page{Title: "Sign in", ReturnTo: rt, Data: h.loginData(r, rt, email)}
 	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
 	if status, msg, ok := h.notNow(w, err); ok {
 		// A throttled attempt is refused before the password is looked at,
@@ -300,6 +312,7 @@ type signupData struct {
 	Email, Name string
 	FieldErrors map[string]string
 	AppName     string // the application that sent the person here, or ""
+	LoginHref   string // sign-in with return_to and the email typed so far
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -312,7 +325,9 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 		return
 	}
-	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: signupData{AppName: h.appName(r, rt)}})
+	email := prefillEmail(r.URL.Query().Get("email"))
+	d := signupData{AppName: h.appName(r, rt), Email: email, LoginHref: loginLink("/login", rt, email, "")}
+	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: d})
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
@@ -321,7 +336,10 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	d := signupData{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{}, AppName: h.appName(r, rt)}
+	d := signupData{
+		Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{},
+		AppName: h.appName(r, rt), LoginHref: loginLink("/login", rt, r.PostFormValue("email"), ""),
+	}
 	page := Page{Title: "Create your account", ReturnTo: rt, Data: &d}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password_confirm") {
@@ -330,7 +348,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.Render(w, r, http.StatusBadRequest, "signup.html", page)
 		return
 	}
-	_, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
+	u, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
 	var pe *identity.PolicyError
 	if status, msg, ok := h.notNow(w, err); ok {
 		page.Error = msg
@@ -338,10 +356,19 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case err == nil, errors.Is(err, identity.ErrEmailTaken):
-		// The same answer whether or not the email already had an account,
-		// so sign-up does not reveal who is registered.
-		http.Redirect(w, r, withReturnTo("/login", rt)+sep(rt)+"msg=signed_up", http.StatusSeeOther)
+	case err == nil:
+		// A new account is signed straight in and goes on to where the
+		// person was headed (the app that sent them, or the account page).
+		h.replaceSession(w, r, u.ID, returnToOr(rt, "/account?msg=welcome"), nil)
+		return
+	case errors.Is(err, identity.ErrEmailTaken):
+		// The account is not theirs until they prove it: on to sign-in,
+		// with the email filled in. Signing new accounts in makes this
+		// answer differ from a success, so sign-up does tell that an
+		// address is registered (as at most sites); the work done is the
+		// same (the password was hashed) and sign-ups are throttled per
+		// address.
+		http.Redirect(w, r, loginLink("/login", rt, d.Email, "account_exists"), http.StatusSeeOther)
 		return
 	case errors.As(err, &pe):
 		d.FieldErrors["password"] = pe.Message
@@ -357,11 +384,33 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	h.Render(w, r, http.StatusBadRequest, "signup.html", page)
 }
 
-func sep(rt string) string {
-	if SafeReturnTo(rt) != "" {
-		return "&"
+// loginLink is the sign-in (or sign-up) page p with return_to, the email to
+// fill in and a notice (msg), each when set.
+func loginLink(p, rt, email, msg string) string {
+	v := url.Values{}
+	if rt := SafeReturnTo(rt); rt != "" {
+		v.Set("return_to", rt)
 	}
-	return "?"
+	if email = prefillEmail(email); email != "" {
+		v.Set("email", email)
+	}
+	if msg != "" {
+		v.Set("msg", msg)
+	}
+	if len(v) == 0 {
+		return p
+	}
+	return p + "?" + v.Encode()
+}
+
+// prefillEmail is the email carried between the sign-in and sign-up pages,
+// or "" when it is not short, acceptable text (it comes from the URL and is
+// only ever shown back in the form field, escaped).
+func prefillEmail(s string) string {
+	if safetext.Check(s, 254) != nil {
+		return ""
+	}
+	return s
 }
 
 // ---------------------------------------------------------------- sign out

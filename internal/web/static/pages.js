@@ -31,6 +31,22 @@
     });
   });
 
+  // Links between sign-in and sign-up carry the email typed so far:
+  // <a href="/signup?…" data-carry-email="id-of-email-field">.
+  document.querySelectorAll("a[data-carry-email]").forEach(function (a) {
+    a.addEventListener("click", function () {
+      var field = document.getElementById(a.getAttribute("data-carry-email"));
+      if (!field) { return; }
+      var u = new URL(a.getAttribute("href"), window.location.href);
+      if (field.value.trim()) {
+        u.searchParams.set("email", field.value.trim());
+      } else {
+        u.searchParams.delete("email");
+      }
+      a.setAttribute("href", u.pathname + u.search);
+    });
+  });
+
   // The error summary links to every field with an error, then takes focus
   // so screen readers announce it and keyboard users start there.
   var invalid = document.querySelectorAll("main [aria-invalid=true]");
