@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -425,6 +426,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.endPending(w, r)
+	h.clearCodesCookie(w)
 	if st := h.state(r); st.sess != nil {
 		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
 			h.serverError(w, r, err)
@@ -616,7 +618,7 @@ type recoveryCodesData struct {
 }
 
 func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	u, _, ok := h.requireUserPost(w, r)
+	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
 	}
@@ -636,12 +638,7 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	u.TOTPEnabled = true
-	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
-		Title: "Save your recovery codes", User: u,
-		Notice: "Two-factor authentication is now on.",
-		Data:   recoveryCodesData{Codes: codes, Enabled: true},
-	})
+	h.showRecoveryCodes(w, r, sess, codes, true)
 }
 
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
@@ -670,11 +667,97 @@ func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "recovery_password")
 		return
 	}
-	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
+	h.showRecoveryCodes(w, r, sess, codes, false)
+}
+
+// showRecoveryCodes answers the form that made codes with a redirect to the
+// page that shows them (post/redirect/get): reloading that page, or going
+// back to it, must not resubmit the form — which would make yet another set
+// and void the one just saved. The codes travel in a cookie sealed to this
+// session and held for identity.RecoveryCodesViewTTL, long enough to save,
+// download or copy them; "I have saved my codes" and signing out drop it.
+func (h *Handler) showRecoveryCodes(w http.ResponseWriter, r *http.Request, sess *store.Session, codes []string, enrolled bool) {
+	sealed, err := h.id.SealShownCodes(sess, codes, enrolled)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.codesCookie, Value: sealed, Path: "/", MaxAge: int(identity.RecoveryCodesViewTTL / time.Second),
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode,
+	})
+	http.Redirect(w, r, "/account/recovery-codes", http.StatusSeeOther)
+}
+
+func (h *Handler) clearCodesCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.codesCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// shownCodes returns the recovery codes this session may still see, or
+// redirects to the account page (they were saved, have expired, or belong
+// to another session) and returns nil.
+func (h *Handler) shownCodes(w http.ResponseWriter, r *http.Request) (*store.User, *identity.ShownCodes) {
+	u, sess, ok := h.RequireUser(w, r)
+	if !ok {
+		return nil, nil
+	}
+	var sealed string
+	if c, err := r.Cookie(h.codesCookie); err == nil {
+		sealed = c.Value
+	}
+	sc, err := h.id.OpenShownCodes(sess, sealed)
+	if err != nil {
+		h.clearCodesCookie(w)
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil, nil
+	}
+	return u, sc
+}
+
+func (h *Handler) recoveryCodesPage(w http.ResponseWriter, r *http.Request) {
+	u, sc := h.shownCodes(w, r)
+	if sc == nil {
+		return
+	}
+	p := Page{
 		Title: "Your new recovery codes", User: u,
 		Notice: "New recovery codes were made; the old ones no longer work.",
-		Data:   recoveryCodesData{Codes: codes},
-	})
+		Data:   recoveryCodesData{Codes: sc.Codes, Enabled: sc.Enrolled},
+	}
+	if sc.Enrolled {
+		p.Title, p.Notice = "Save your recovery codes", "Two-factor authentication is now on."
+	}
+	h.Render(w, r, http.StatusOK, "recovery_codes.html", p)
+}
+
+// recoveryCodesDownload serves the codes as a text file to save. Never
+// cached: like the page, it holds credentials.
+func (h *Handler) recoveryCodesDownload(w http.ResponseWriter, r *http.Request) {
+	u, sc := h.shownCodes(w, r)
+	if sc == nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(h.cfg.SiteName + " recovery codes for " + u.Email + "\n")
+	b.WriteString("Each code works once, in place of a code from your authenticator app.\n\n")
+	for _, c := range sc.Codes {
+		b.WriteString(c + "\n")
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Content-Disposition", `attachment; filename="recovery-codes.txt"`)
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// recoveryCodesDone drops the codes: they are not shown again.
+func (h *Handler) recoveryCodesDone(w http.ResponseWriter, r *http.Request) {
+	h.clearCodesCookie(w)
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 // ---------------------------------------------------------------- sessions

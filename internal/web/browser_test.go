@@ -167,7 +167,7 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 	}
 	shot("06-recovery-codes")
 	do("back to account",
-		chromedp.Click(chromedp.CSS("a.button.primary")),
+		chromedp.Click(chromedp.CSS(`form[action="/account/recovery-codes/done"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
 	if got := text("#twofactor-status"); got != "On" {
 		t.Fatalf("two-factor status %q", got)

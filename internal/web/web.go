@@ -92,6 +92,9 @@ type Handler struct {
 	// sign-in is complete.
 	pendingCookie string
 	csrfCookie    string
+	// codesCookie carries freshly made recovery codes, sealed to the
+	// session, from the form that made them to the page that shows them.
+	codesCookie string
 	// theme is /static/theme.css: the operator's accent colour as CSS
 	// custom properties, served as a file because the CSP forbids inline
 	// styles.
@@ -134,9 +137,9 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 	// and no Domain, so it is bound to this exact origin. Browsers refuse
 	// Secure cookies over plain HTTP, hence the unprefixed names in
 	// loopback development.
-	h.sessionCookie, h.pendingCookie, h.csrfCookie = "gh_session", "gh_pending", "gh_csrf"
+	h.sessionCookie, h.pendingCookie, h.csrfCookie, h.codesCookie = "gh_session", "gh_pending", "gh_csrf", "gh_codes"
 	if h.secure {
-		h.sessionCookie, h.pendingCookie, h.csrfCookie = "__Host-gh_session", "__Host-gh_pending", "__Host-gh_csrf"
+		h.sessionCookie, h.pendingCookie, h.csrfCookie, h.codesCookie = "__Host-gh_session", "__Host-gh_pending", "__Host-gh_csrf", "__Host-gh_codes"
 	}
 	return h, nil
 }
@@ -196,6 +199,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	post("/account/2fa", h.totpConfirm)
 	post("/account/2fa/disable", h.totpDisable)
 	post("/account/recovery-codes", h.recoveryCodes)
+	get("/account/recovery-codes", h.recoveryCodesPage)
+	get("/account/recovery-codes/download", h.recoveryCodesDownload)
+	post("/account/recovery-codes/done", h.recoveryCodesDone)
 	post("/account/sessions/end", h.endSession)
 	post("/account/sessions/end-others", h.endOtherSessions)
 }

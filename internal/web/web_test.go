@@ -86,7 +86,8 @@ func TestAccountJourney(t *testing.T) {
 	wrong := b.submit("/account/2fa", "/account/2fa", url.Values{"code": {"000000"}})
 	expect(t, wrong, http.StatusBadRequest, "")
 	enrolCode := code()
-	codesPage := b.submit("/account/2fa", "/account/2fa", url.Values{"code": {enrolCode}})
+	expect(t, b.submit("/account/2fa", "/account/2fa", url.Values{"code": {enrolCode}}), http.StatusSeeOther, "/account/recovery-codes")
+	codesPage := b.get("/account/recovery-codes")
 	expect(t, codesPage, http.StatusOK, "")
 	if codesPage.header.Get("Cache-Control") != "no-store" {
 		t.Error("recovery codes page is cacheable")
@@ -387,7 +388,8 @@ func TestDisableTwoFactorAndRegenerateCodes(t *testing.T) {
 	b.signIn(email, password, "")
 	c, _ := identity.TOTPCode(mustSecret(t, s), s.env.Clock.Now())
 	expect(t, b.submit("/login/2fa", "/login/2fa", url.Values{"code": {c}}), http.StatusSeeOther, "/account")
-	codes := b.submit("/account", "/account/recovery-codes", url.Values{"password": {password}})
+	expect(t, b.submit("/account", "/account/recovery-codes", url.Values{"password": {password}}), http.StatusSeeOther, "/account/recovery-codes")
+	codes := b.get("/account/recovery-codes")
 	expect(t, codes, http.StatusOK, "")
 	if n := len(recoveryRe.FindAllString(codes.body, -1)); n != 10 {
 		t.Fatalf("%d new codes", n)

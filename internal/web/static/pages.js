@@ -14,18 +14,27 @@
     }
   }, true);
 
-  // Copy buttons: <button data-copy="id-of-input">.
+  // Copy buttons: <button data-copy="id-of-field-or-list">. A field copies
+  // its value; anything else (the recovery codes' list) its text, a line
+  // per item.
   document.querySelectorAll("button[data-copy]").forEach(function (btn) {
     btn.hidden = false;
     btn.addEventListener("click", function () {
       var field = document.getElementById(btn.getAttribute("data-copy"));
       var status = document.getElementById(btn.getAttribute("data-copy") + "-copied");
       if (!field) { return; }
+      var isField = "value" in field && typeof field.select === "function";
+      var text = isField ? field.value : Array.prototype.map.call(
+        field.children.length ? field.children : [field],
+        function (el) { return el.textContent.trim(); }).join("\n") + "\n";
+      var select = function () {
+        if (isField) { field.select(); } else { window.getSelection().selectAllChildren(field); }
+      };
       var done = function () { if (status) { status.textContent = "Copied to the clipboard."; } };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+        navigator.clipboard.writeText(text).then(done, select);
       } else {
-        field.select();
+        select();
         try { if (document.execCommand("copy")) { done(); } } catch (err) { /* selected: copy by hand */ }
       }
     });
