@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -110,6 +112,11 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 	}
 
 	do("viewport", chromedp.EmulateViewport(1024, 768))
+	// Times are sent in UTC; the page shows them in the browser's zone.
+	do("time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"})
+		return err
+	}))
 
 	// 1. Sign up, as the authorize endpoint's intention=signup would send us.
 	// The email typed on the sign-in page comes along to sign-up.
@@ -147,6 +154,15 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 		t.Fatalf("two-factor status %q", got)
 	}
 	shot("04-account")
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[3]string](
+		`(function(){var el=document.querySelector("time[data-local=datetime]");return [el.getAttribute("datetime"),el.textContent,el.title];})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if utc, _ := time.Parse(time.RFC3339, shown[0]); !strings.HasSuffix(shown[2], " UTC") || strings.Contains(shown[1], "UTC") ||
+		!strings.Contains(shown[1], "GMT+9") || !strings.Contains(shown[1], utc.In(time.FixedZone("JST", 9*3600)).Format("15:04")) {
+		t.Fatalf("session time (datetime, text, title) = %q: want Tokyo time, with the UTC text as title", shown)
+	}
 
 	// 3. Enrol TOTP: read the key shown, compute the code like an app would.
 	do("start enrolment",

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/web"
 )
@@ -86,4 +88,21 @@ func TestSignInSignUpLinksCarryEmail(t *testing.T) {
 	}
 	js := b.get("/static/pages.js")
 	contains(t, js, `a[data-carry-email]`, `searchParams.set("email"`)
+}
+
+// Times are <time datetime="RFC 3339"> elements whose text is UTC, named
+// as such (right without JavaScript); pages.js rewrites them to local time.
+func TestTimesCarryDatetimeAndUTC(t *testing.T) {
+	s := newTestServer(t, web.Config{})
+	b := s.browser(t)
+	expect(t, b.signUp(email, password, ""), http.StatusSeeOther, "/account?msg=welcome")
+	acct := b.get("/account")
+	now := s.env.Clock.Now().UTC()
+	contains(t, acct,
+		`<time datetime="`+now.Format(time.RFC3339)+`" data-local="datetime">`+now.Format("2 Jan 2006, 15:04")+` UTC</time>`,
+		`<time datetime="`+now.Format(time.RFC3339)+`" data-local="date">`+now.Format("2 January 2006")+`</time>`)
+	if strings.Contains(acct.body, "<time") && regexp.MustCompile(`<time datetime="[^"]*"( |>)[^d]`).MatchString(acct.body) {
+		t.Fatalf("a <time> without data-local:\n%s", acct.body)
+	}
+	contains(t, b.get("/static/pages.js"), `time[data-local]`, `timeZoneName: "short"`)
 }

@@ -148,7 +148,9 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 // partial, files named _*.html) plus that page.
 func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	base := template.New("layout.html").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"join":      strings.Join,
+		"timestamp": timestamp,
+		"date":      date,
 	})
 	partials, err := fs.Glob(fsys, "templates/_*.html")
 	if err != nil {
@@ -175,6 +177,24 @@ func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 		pages[name] = t
 	}
 	return pages, nil
+}
+
+// timestamp renders t as a <time> element whose text is the time in UTC,
+// named as such, so it is right without JavaScript; pages.js rewrites the
+// text to the browser's local time with its zone (data-local). Built from
+// the time alone, so marking it safe HTML is sound.
+func timestamp(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" data-local="datetime">` +
+		t.Format("2 Jan 2006, 15:04 UTC") + `</time>`)
+}
+
+// date is timestamp for a day: the UTC date, which pages.js turns into the
+// browser's local date (it may differ near midnight).
+func date(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" data-local="date">` +
+		t.Format("2 January 2006") + `</time>`)
 }
 
 // Routes mounts the account pages and the stylesheet. Every POST is

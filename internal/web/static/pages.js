@@ -56,6 +56,22 @@
     });
   });
 
+  // Times are sent in UTC, named as such; show them in the browser's own
+  // time zone, with its name: <time datetime="RFC 3339" data-local="datetime|date">.
+  // The UTC text stays as the tooltip.
+  document.querySelectorAll("time[data-local]").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when.getTime()) || !window.Intl) { return; }
+    var opts = el.getAttribute("data-local") === "date"
+      ? { day: "numeric", month: "long", year: "numeric" }
+      : { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    try {
+      var local = new Intl.DateTimeFormat(undefined, opts).format(when);
+      el.title = el.textContent;
+      el.textContent = local;
+    } catch (err) { /* keep the UTC text */ }
+  });
+
   // The error summary links to every field with an error, then takes focus
   // so screen readers announce it and keyboard users start there.
   var invalid = document.querySelectorAll("main [aria-invalid=true]");
