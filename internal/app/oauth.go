@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/oauth"
@@ -41,4 +43,16 @@ func apis(specs []config.APISpec) []oauth.API {
 // oauthArea is the OAuth endpoints and the authorized-apps pages.
 func (a *App) oauthArea() *oauth.Handler {
 	return oauth.NewHandler(a.OAuth, a.Accounts.OAuthUI(), a.Log)
+}
+
+// appNames gives the sign-in pages the name of the app a return URL leads
+// to. The pages are built before the OAuth service (which needs their
+// authenticator), so the service is looked up when a page asks.
+type appNames struct{ a *App }
+
+func (n appNames) AppName(ctx context.Context, returnTo string) string {
+	if n.a.OAuth == nil {
+		return ""
+	}
+	return n.a.OAuth.AppNameFor(ctx, returnTo)
 }

@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // openPages starts a whole Gatehouse (SQLite) with extra settings.
@@ -114,6 +117,56 @@ func TestBrowsersGetHTMLLandingAnd404(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"error":"not_found"`) {
 				t.Errorf("GET %s with Accept %q: %d %s", path, accept, resp.StatusCode, body)
 			}
+		}
+	}
+}
+
+// An authorization request that needs sign-in redirects to a sign-in page
+// naming the app; sign-up (intention=signup) names it too. A request the
+// server would not honour (unknown client, foreign redirect URI) names
+// nobody, and neither does a sign-in page reached without an app.
+func TestSignInNamesTheApp(t *testing.T) {
+	a, srv := openPages(t, nil)
+	owner, err := a.Identity.CreateUser(context.Background(), identity.NewUser{Email: "dev@example.com", Password: "vivid otter anchors the lamp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := a.OAuth.CreateClient(context.Background(), oauth.NewClient{
+		Name: "Photo Printer", OwnerID: owner.ID, Public: true, RedirectURIs: []string{"https://printer.example/cb"},
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"profile:read"}, ByAdmin: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz := "/oauth2/authorize?response_type=code&client_id=" + url.QueryEscape(c.ID) +
+		"&redirect_uri=" + url.QueryEscape("https://printer.example/cb") +
+		"&scope=profile%3Aread&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+	const browser = "text/html"
+	for _, tc := range []struct{ start, page, want string }{
+		{authz, "/login", "Sign in to continue to <strong>Photo Printer</strong>."},
+		{authz + "&intention=signup", "/signup", "Create an account to continue to <strong>Photo Printer</strong>."},
+	} {
+		resp, _ := fetch(t, srv.URL+tc.start, browser)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, tc.page+"?return_to=") {
+			t.Fatalf("GET %s: %d, Location %q", tc.start, resp.StatusCode, loc)
+		}
+		if _, body := fetch(t, srv.URL+loc, browser); !strings.Contains(body, tc.want) {
+			t.Errorf("%s lacks %q:\n%s", loc, tc.want, body)
+		}
+	}
+	// The short form /authorize/<client_id> names the app as well.
+	short := "/authorize/" + url.PathEscape(c.ID) + "?scope=profile%3Aread&state=s"
+	if _, body := fetch(t, srv.URL+"/login?return_to="+url.QueryEscape(short), browser); !strings.Contains(body, "Photo Printer") {
+		t.Errorf("sign-in from /authorize/<id> does not name the app:\n%s", body)
+	}
+	for _, rt := range []string{
+		"/account",
+		"/oauth2/authorize?client_id=nosuchclient&scope=profile%3Aread",
+		"/oauth2/authorize?client_id=" + url.QueryEscape(c.ID) + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb"),
+	} {
+		if _, body := fetch(t, srv.URL+"/login?return_to="+url.QueryEscape(rt), browser); strings.Contains(body, "continue to") {
+			t.Errorf("return_to %s: the sign-in page names an app:\n%s", rt, body)
 		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -19,7 +21,8 @@ const signInFailed = "Sign-in failed. Check your email address and password and 
 // notices are the fixed messages a redirect can ask for with ?msg=… (never
 // free text from the URL).
 var notices = map[string]string{
-	"signed_up":        "Thanks for signing up. Sign in with your email address and password to continue.",
+	"welcome":          "Your account is ready, and you are signed in.",
+	"account_exists":   "This email address already has an account. Sign in with its password to continue.",
 	"signed_out":       "You have signed out.",
 	"password_changed": "Your password was changed. All your other sessions were ended.",
 	"2fa_off":          "Two-factor authentication is now off.",
@@ -113,6 +116,27 @@ func itoa(n int) string {
 type loginData struct {
 	Email         string
 	SignupEnabled bool
+	// AppName is the application that sent the person here ("" when none).
+	AppName string
+	// SignupHref links to sign-up with return_to and the email typed so far
+	// (pages.js adds the email typed after the page was drawn).
+	SignupHref string
+}
+
+func (h *Handler) loginData(r *http.Request, rt, email string) loginData {
+	return loginData{
+		Email: email, SignupEnabled: !h.cfg.DisableSignup, AppName: h.appName(r, rt),
+		SignupHref: loginLink("/signup", rt, email, ""),
+	}
+}
+
+// appName names the application whose authorization request rt is, or ""
+// when rt is not one (or no namer was configured).
+func (h *Handler) appName(r *http.Request, rt string) string {
+	if h.cfg.AppNames == nil || rt == "" {
+		return ""
+	}
+	return h.cfg.AppNames.AppName(r.Context(), rt)
 }
 
 // loginPage shows the sign-in form. A signed-in user is sent on to return_to,
@@ -122,14 +146,14 @@ type loginData struct {
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rt := SafeReturnTo(q.Get("return_to"))
-	d := loginData{SignupEnabled: !h.cfg.DisableSignup}
+	d := h.loginData(r, rt, prefillEmail(q.Get("email")))
 	notice := notices[q.Get("msg")]
 	if u, _, ok := h.CurrentUser(r); ok {
 		if q.Get("reauth") != "1" {
 			http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 			return
 		}
-		d.Email = u.Email
+		d = h.loginData(r, rt, u.Email)
 		notice = "Sign in again to continue. You stay signed in until you do."
 	}
 	h.Render(w, r, http.StatusOK, "login.html", Page{Title: "Sign in", ReturnTo: rt, Notice: notice, Data: d})
@@ -138,7 +162,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	email := r.PostFormValue("email")
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	page := Page{Title: "Sign in", ReturnTo: rt, Data: loginData{Email: email, SignupEnabled: !h.cfg.DisableSignup}}
+	page := Page{Title: "Sign in", ReturnTo: rt, Data: h.loginData(r, rt, email)}
 	u, err := h.id.CheckPassword(r.Context(), email, r.PostFormValue("password"), h.clientIP(r))
 	if status, msg, ok := h.notNow(w, err); ok {
 		// A throttled attempt is refused before the password is looked at,
@@ -288,6 +312,8 @@ func (h *Handler) secondFactor(w http.ResponseWriter, r *http.Request) {
 type signupData struct {
 	Email, Name string
 	FieldErrors map[string]string
+	AppName     string // the application that sent the person here, or ""
+	LoginHref   string // sign-in with return_to and the email typed so far
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -300,7 +326,9 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 		return
 	}
-	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: signupData{}})
+	email := prefillEmail(r.URL.Query().Get("email"))
+	d := signupData{AppName: h.appName(r, rt), Email: email, LoginHref: loginLink("/login", rt, email, "")}
+	h.Render(w, r, http.StatusOK, "signup.html", Page{Title: "Create your account", ReturnTo: rt, Data: d})
 }
 
 func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
@@ -309,7 +337,10 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := SafeReturnTo(r.PostFormValue("return_to"))
-	d := signupData{Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{}}
+	d := signupData{
+		Email: r.PostFormValue("email"), Name: r.PostFormValue("name"), FieldErrors: map[string]string{},
+		AppName: h.appName(r, rt), LoginHref: loginLink("/login", rt, r.PostFormValue("email"), ""),
+	}
 	page := Page{Title: "Create your account", ReturnTo: rt, Data: &d}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password_confirm") {
@@ -318,7 +349,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		h.Render(w, r, http.StatusBadRequest, "signup.html", page)
 		return
 	}
-	_, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
+	u, err := h.id.SignUp(r.Context(), identity.NewUser{Email: d.Email, Name: d.Name, Password: password}, h.clientIP(r))
 	var pe *identity.PolicyError
 	if status, msg, ok := h.notNow(w, err); ok {
 		page.Error = msg
@@ -326,10 +357,19 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case err == nil, errors.Is(err, identity.ErrEmailTaken):
-		// The same answer whether or not the email already had an account,
-		// so sign-up does not reveal who is registered.
-		http.Redirect(w, r, withReturnTo("/login", rt)+sep(rt)+"msg=signed_up", http.StatusSeeOther)
+	case err == nil:
+		// A new account is signed straight in and goes on to where the
+		// person was headed (the app that sent them, or the account page).
+		h.replaceSession(w, r, u.ID, returnToOr(rt, "/account?msg=welcome"), nil)
+		return
+	case errors.Is(err, identity.ErrEmailTaken):
+		// The account is not theirs until they prove it: on to sign-in,
+		// with the email filled in. Signing new accounts in makes this
+		// answer differ from a success, so sign-up does tell that an
+		// address is registered (as at most sites); the work done is the
+		// same (the password was hashed) and sign-ups are throttled per
+		// address.
+		http.Redirect(w, r, loginLink("/login", rt, d.Email, "account_exists"), http.StatusSeeOther)
 		return
 	case errors.As(err, &pe):
 		d.FieldErrors["password"] = pe.Message
@@ -345,11 +385,33 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	h.Render(w, r, http.StatusBadRequest, "signup.html", page)
 }
 
-func sep(rt string) string {
-	if SafeReturnTo(rt) != "" {
-		return "&"
+// loginLink is the sign-in (or sign-up) page p with return_to, the email to
+// fill in and a notice (msg), each when set.
+func loginLink(p, rt, email, msg string) string {
+	v := url.Values{}
+	if rt := SafeReturnTo(rt); rt != "" {
+		v.Set("return_to", rt)
 	}
-	return "?"
+	if email = prefillEmail(email); email != "" {
+		v.Set("email", email)
+	}
+	if msg != "" {
+		v.Set("msg", msg)
+	}
+	if len(v) == 0 {
+		return p
+	}
+	return p + "?" + v.Encode()
+}
+
+// prefillEmail is the email carried between the sign-in and sign-up pages,
+// or "" when it is not short, acceptable text (it comes from the URL and is
+// only ever shown back in the form field, escaped).
+func prefillEmail(s string) string {
+	if safetext.Check(s, 254) != nil {
+		return ""
+	}
+	return s
 }
 
 // ---------------------------------------------------------------- sign out
@@ -364,6 +426,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.endPending(w, r)
+	h.clearCodesCookie(w)
 	if st := h.state(r); st.sess != nil {
 		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
 			h.serverError(w, r, err)
@@ -555,7 +618,7 @@ type recoveryCodesData struct {
 }
 
 func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	u, _, ok := h.requireUserPost(w, r)
+	u, sess, ok := h.requireUserPost(w, r)
 	if !ok {
 		return
 	}
@@ -575,12 +638,7 @@ func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	u.TOTPEnabled = true
-	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
-		Title: "Save your recovery codes", User: u,
-		Notice: "Two-factor authentication is now on.",
-		Data:   recoveryCodesData{Codes: codes, Enabled: true},
-	})
+	h.showRecoveryCodes(w, r, sess, codes, true)
 }
 
 func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
@@ -609,11 +667,97 @@ func (h *Handler) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "recovery_password")
 		return
 	}
-	h.Render(w, r, http.StatusOK, "recovery_codes.html", Page{
+	h.showRecoveryCodes(w, r, sess, codes, false)
+}
+
+// showRecoveryCodes answers the form that made codes with a redirect to the
+// page that shows them (post/redirect/get): reloading that page, or going
+// back to it, must not resubmit the form — which would make yet another set
+// and void the one just saved. The codes travel in a cookie sealed to this
+// session and held for identity.RecoveryCodesViewTTL, long enough to save,
+// download or copy them; "I have saved my codes" and signing out drop it.
+func (h *Handler) showRecoveryCodes(w http.ResponseWriter, r *http.Request, sess *store.Session, codes []string, enrolled bool) {
+	sealed, err := h.id.SealShownCodes(sess, codes, enrolled)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.codesCookie, Value: sealed, Path: "/", MaxAge: int(identity.RecoveryCodesViewTTL / time.Second),
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode,
+	})
+	http.Redirect(w, r, "/account/recovery-codes", http.StatusSeeOther)
+}
+
+func (h *Handler) clearCodesCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.codesCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// shownCodes returns the recovery codes this session may still see, or
+// redirects to the account page (they were saved, have expired, or belong
+// to another session) and returns nil.
+func (h *Handler) shownCodes(w http.ResponseWriter, r *http.Request) (*store.User, *identity.ShownCodes) {
+	u, sess, ok := h.RequireUser(w, r)
+	if !ok {
+		return nil, nil
+	}
+	var sealed string
+	if c, err := r.Cookie(h.codesCookie); err == nil {
+		sealed = c.Value
+	}
+	sc, err := h.id.OpenShownCodes(sess, sealed)
+	if err != nil {
+		h.clearCodesCookie(w)
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil, nil
+	}
+	return u, sc
+}
+
+func (h *Handler) recoveryCodesPage(w http.ResponseWriter, r *http.Request) {
+	u, sc := h.shownCodes(w, r)
+	if sc == nil {
+		return
+	}
+	p := Page{
 		Title: "Your new recovery codes", User: u,
 		Notice: "New recovery codes were made; the old ones no longer work.",
-		Data:   recoveryCodesData{Codes: codes},
-	})
+		Data:   recoveryCodesData{Codes: sc.Codes, Enabled: sc.Enrolled},
+	}
+	if sc.Enrolled {
+		p.Title, p.Notice = "Save your recovery codes", "Two-factor authentication is now on."
+	}
+	h.Render(w, r, http.StatusOK, "recovery_codes.html", p)
+}
+
+// recoveryCodesDownload serves the codes as a text file to save. Never
+// cached: like the page, it holds credentials.
+func (h *Handler) recoveryCodesDownload(w http.ResponseWriter, r *http.Request) {
+	u, sc := h.shownCodes(w, r)
+	if sc == nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(h.cfg.SiteName + " recovery codes for " + u.Email + "\n")
+	b.WriteString("Each code works once, in place of a code from your authenticator app.\n\n")
+	for _, c := range sc.Codes {
+		b.WriteString(c + "\n")
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Content-Disposition", `attachment; filename="recovery-codes.txt"`)
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// recoveryCodesDone drops the codes: they are not shown again.
+func (h *Handler) recoveryCodesDone(w http.ResponseWriter, r *http.Request) {
+	h.clearCodesCookie(w)
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 // ---------------------------------------------------------------- sessions

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -110,39 +112,57 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 	}
 
 	do("viewport", chromedp.EmulateViewport(1024, 768))
+	// Times are sent in UTC; the page shows them in the browser's zone.
+	do("time zone", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"})
+		return err
+	}))
 
 	// 1. Sign up, as the authorize endpoint's intention=signup would send us.
-	do("open sign-up",
-		chromedp.Navigate(s.URL+"/signup?return_to=%2Faccount"),
+	// The email typed on the sign-in page comes along to sign-up.
+	do("open sign-in",
+		chromedp.Navigate(s.URL+"/login?return_to=%2Faccount"),
 		chromedp.WaitVisible(chromedp.CSS("#email")))
+	do("type the email, go to sign-up",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.Click(chromedp.CSS("a[data-carry-email]")),
+		chromedp.WaitVisible(chromedp.CSS("#name")))
+	carried, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#email")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if carried != email {
+		t.Fatalf("sign-up email field %q, want the email typed on sign-in", carried)
+	}
+	if p := path(); !strings.HasPrefix(p, "/signup?") || !strings.Contains(p, "return_to=%2Faccount") {
+		t.Fatalf("sign-up link led to %s", p)
+	}
 	shot("01-signup")
 	do("fill sign-up",
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Alice Liddell"),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.SendKeys(chromedp.CSS("#password_confirm"), password))
 	shot("02-signup-filled")
+	// 2. Sign-up signs in; return_to brings us to the account page.
 	do("submit sign-up",
-		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".alert.notice")))
-	if p := path(); !strings.HasPrefix(p, "/login") {
-		t.Fatalf("after sign-up at %s", p)
-	}
-	shot("03-signin-after-signup")
-
-	// 2. Sign in; return_to brings us to the account page.
-	do("sign in",
-		chromedp.SendKeys(chromedp.CSS("#email"), email),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
 	if p := path(); p != "/account" {
-		t.Fatalf("after sign-in at %s", p)
+		t.Fatalf("after sign-up at %s", p)
 	}
 	if got := text("#twofactor-status"); got != "Off" {
 		t.Fatalf("two-factor status %q", got)
 	}
 	shot("04-account")
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[3]string](
+		`(function(){var el=document.querySelector("time[data-local=datetime]");return [el.getAttribute("datetime"),el.textContent,el.title];})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if utc, _ := time.Parse(time.RFC3339, shown[0]); !strings.HasSuffix(shown[2], " UTC") || strings.Contains(shown[1], "UTC") ||
+		!strings.Contains(shown[1], "GMT+9") || !strings.Contains(shown[1], utc.In(time.FixedZone("JST", 9*3600)).Format("15:04")) {
+		t.Fatalf("session time (datetime, text, title) = %q: want Tokyo time, with the UTC text as title", shown)
+	}
 
 	// 3. Enrol TOTP: read the key shown, compute the code like an app would.
 	do("start enrolment",
@@ -163,7 +183,7 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 	}
 	shot("06-recovery-codes")
 	do("back to account",
-		chromedp.Click(chromedp.CSS("a.button.primary")),
+		chromedp.Click(chromedp.CSS(`form[action="/account/recovery-codes/done"] button`)),
 		chromedp.WaitVisible(chromedp.CSS("#twofactor-status")))
 	if got := text("#twofactor-status"); got != "On" {
 		t.Fatalf("two-factor status %q", got)

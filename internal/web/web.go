@@ -58,6 +58,19 @@ type Config struct {
 	// ClientIP returns the client address for throttling (default: the host
 	// of r.RemoteAddr).
 	ClientIP func(*http.Request) string
+	// AppNames, when set, names the application a sign-in or sign-up was
+	// reached from, so the page can say "Sign in to continue to <app>".
+	AppNames AppNamer
+}
+
+// AppNamer names the application behind a return URL. It is an interface so
+// that these pages need not know how authorization requests are shaped.
+type AppNamer interface {
+	// AppName returns the display name of the registered application whose
+	// authorization request returnTo (a path on this server, already
+	// checked by SafeReturnTo) is, or "" when it is not one that would be
+	// honoured.
+	AppName(ctx context.Context, returnTo string) string
 }
 
 // Handler serves the account pages and offers rendering, CSRF and session
@@ -79,6 +92,9 @@ type Handler struct {
 	// sign-in is complete.
 	pendingCookie string
 	csrfCookie    string
+	// codesCookie carries freshly made recovery codes, sealed to the
+	// session, from the form that made them to the page that shows them.
+	codesCookie string
 	// theme is /static/theme.css: the operator's accent colour as CSS
 	// custom properties, served as a file because the CSP forbids inline
 	// styles.
@@ -121,9 +137,9 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 	// and no Domain, so it is bound to this exact origin. Browsers refuse
 	// Secure cookies over plain HTTP, hence the unprefixed names in
 	// loopback development.
-	h.sessionCookie, h.pendingCookie, h.csrfCookie = "gh_session", "gh_pending", "gh_csrf"
+	h.sessionCookie, h.pendingCookie, h.csrfCookie, h.codesCookie = "gh_session", "gh_pending", "gh_csrf", "gh_codes"
 	if h.secure {
-		h.sessionCookie, h.pendingCookie, h.csrfCookie = "__Host-gh_session", "__Host-gh_pending", "__Host-gh_csrf"
+		h.sessionCookie, h.pendingCookie, h.csrfCookie, h.codesCookie = "__Host-gh_session", "__Host-gh_pending", "__Host-gh_csrf", "__Host-gh_codes"
 	}
 	return h, nil
 }
@@ -132,7 +148,9 @@ func New(cfg Config, id *identity.Service, hasher *credential.Hasher, now func()
 // partial, files named _*.html) plus that page.
 func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	base := template.New("layout.html").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"join":      strings.Join,
+		"timestamp": timestamp,
+		"date":      date,
 	})
 	partials, err := fs.Glob(fsys, "templates/_*.html")
 	if err != nil {
@@ -161,6 +179,24 @@ func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	return pages, nil
 }
 
+// timestamp renders t as a <time> element whose text is the time in UTC,
+// named as such, so it is right without JavaScript; pages.js rewrites the
+// text to the browser's local time with its zone (data-local). Built from
+// the time alone, so marking it safe HTML is sound.
+func timestamp(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" data-local="datetime">` +
+		t.Format("2 Jan 2006, 15:04 UTC") + `</time>`)
+}
+
+// date is timestamp for a day: the UTC date, which pages.js turns into the
+// browser's local date (it may differ near midnight).
+func date(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" data-local="date">` +
+		t.Format("2 January 2006") + `</time>`)
+}
+
 // Routes mounts the account pages and the stylesheet. Every POST is
 // CSRF-checked here, before its handler runs, so no form can forget it.
 func (h *Handler) Routes(mux *http.ServeMux) {
@@ -183,6 +219,9 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	post("/account/2fa", h.totpConfirm)
 	post("/account/2fa/disable", h.totpDisable)
 	post("/account/recovery-codes", h.recoveryCodes)
+	get("/account/recovery-codes", h.recoveryCodesPage)
+	get("/account/recovery-codes/download", h.recoveryCodesDownload)
+	post("/account/recovery-codes/done", h.recoveryCodesDone)
 	post("/account/sessions/end", h.endSession)
 	post("/account/sessions/end-others", h.endOtherSessions)
 }

@@ -58,9 +58,9 @@ func TestAccountJourney(t *testing.T) {
 	b := s.browser(t)
 	clock := s.env.Clock
 
-	// Sign up, then sign in.
-	expect(t, b.signUp(email, password, ""), http.StatusSeeOther, "/login?msg=signed_up")
-	contains(t, b.get("/login?msg=signed_up"), "Thanks for signing up")
+	// Sign up (which signs in); sign out and in again.
+	expect(t, b.signUp(email, password, ""), http.StatusSeeOther, "/account?msg=welcome")
+	b.signOut()
 	expect(t, b.signIn(email, password, ""), http.StatusSeeOther, "/account")
 	acct := b.get("/account")
 	expect(t, acct, http.StatusOK, "")
@@ -86,7 +86,8 @@ func TestAccountJourney(t *testing.T) {
 	wrong := b.submit("/account/2fa", "/account/2fa", url.Values{"code": {"000000"}})
 	expect(t, wrong, http.StatusBadRequest, "")
 	enrolCode := code()
-	codesPage := b.submit("/account/2fa", "/account/2fa", url.Values{"code": {enrolCode}})
+	expect(t, b.submit("/account/2fa", "/account/2fa", url.Values{"code": {enrolCode}}), http.StatusSeeOther, "/account/recovery-codes")
+	codesPage := b.get("/account/recovery-codes")
 	expect(t, codesPage, http.StatusOK, "")
 	if codesPage.header.Get("Cache-Control") != "no-store" {
 		t.Error("recovery codes page is cacheable")
@@ -142,10 +143,9 @@ func TestIntentionSignupContinues(t *testing.T) {
 	form := b.get(web.LoginURL(authz, true))
 	expect(t, form, http.StatusOK, "")
 	contains(t, form, `name="return_to" value="/oauth2/authorize?client_id=app&amp;scope=accounts%3Aread&amp;state=xyz&amp;intention=signup"`)
-	done := b.signUp(email, password, authz)
-	expect(t, done, http.StatusSeeOther, "/login?return_to="+url.QueryEscape(authz)+"&msg=signed_up")
-	login := b.get(done.location())
-	contains(t, login, `name="return_to"`)
+	// Signing up signs in and goes straight on to the authorization request.
+	expect(t, b.signUp(email, password, authz), http.StatusSeeOther, authz)
+	b.signOut()
 	expect(t, b.signIn(email, password, authz), http.StatusSeeOther, authz)
 
 	// With two-factor the return_to survives the code prompt.
@@ -299,13 +299,16 @@ func TestSignInFailuresLookAlike(t *testing.T) {
 	expect(t, b.signIn(email, password, ""), http.StatusSeeOther, "/account")
 }
 
-func TestSignUpExistingEmailLooksLikeSuccess(t *testing.T) {
+// Sign-up with an email that has an account (in any case) signs nobody in
+// and changes nothing: it sends the person to sign in. (Sign-up signs new
+// accounts in, so this answer cannot look like a success.)
+func TestSignUpExistingEmailSignsNobodyIn(t *testing.T) {
 	s := newTestServer(t, web.Config{})
-	first := s.browser(t).signUp(email, password, "/next")
-	again := s.browser(t).signUp(strings.ToUpper(email), "another good passphrase", "/next")
-	if first.status != again.status || first.location() != again.location() || first.body != again.body {
-		t.Fatalf("new: %d %s; existing: %d %s", first.status, first.location(), again.status, again.location())
-	}
+	expect(t, s.browser(t).signUp(email, password, "/next"), http.StatusSeeOther, "/next")
+	b := s.browser(t)
+	again := b.signUp(strings.ToUpper(email), "another good passphrase", "/next")
+	expect(t, again, http.StatusSeeOther, "/login?email=ALICE%40EXAMPLE.COM&msg=account_exists&return_to=%2Fnext")
+	expect(t, b.get("/account"), http.StatusSeeOther, "/login?return_to=%2Faccount")
 	// The existing account's password did not change.
 	if _, err := s.env.Service.CheckPassword(context.Background(), email, password, ""); err != nil {
 		t.Fatal(err)
@@ -385,7 +388,8 @@ func TestDisableTwoFactorAndRegenerateCodes(t *testing.T) {
 	b.signIn(email, password, "")
 	c, _ := identity.TOTPCode(mustSecret(t, s), s.env.Clock.Now())
 	expect(t, b.submit("/login/2fa", "/login/2fa", url.Values{"code": {c}}), http.StatusSeeOther, "/account")
-	codes := b.submit("/account", "/account/recovery-codes", url.Values{"password": {password}})
+	expect(t, b.submit("/account", "/account/recovery-codes", url.Values{"password": {password}}), http.StatusSeeOther, "/account/recovery-codes")
+	codes := b.get("/account/recovery-codes")
 	expect(t, codes, http.StatusOK, "")
 	if n := len(recoveryRe.FindAllString(codes.body, -1)); n != 10 {
 		t.Fatalf("%d new codes", n)
