@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -167,7 +168,55 @@ func (env *Env) OpenApp(ctx context.Context) (*app.App, error) {
 	if cfg.LogLevel == "info" || cfg.LogLevel == "debug" {
 		cfg.LogLevel = "warn"
 	}
+	if err := requireDatabase(cfg); err != nil {
+		return nil, err
+	}
 	return app.Open(ctx, cfg, env.Logger(cfg), app.CheckSchema)
+}
+
+// checkDatabasePath refuses a SQLite path that names a directory: opening
+// it fails late and obscurely, and the key file derived from it
+// (<dir of database>/gatehouse.key) would land in that directory's parent.
+func checkDatabasePath(cfg config.Config) error {
+	if cfg.IsPostgres() {
+		return nil
+	}
+	if st, err := os.Stat(cfg.Database); err == nil && st.IsDir() {
+		return fmt.Errorf("database %s is a directory; name a SQLite file in it, e.g. --database %s", cfg.Database, filepath.Join(cfg.Database, "gatehouse.db"))
+	}
+	return nil
+}
+
+// requireDatabase is the rule for every command other than `serve` and
+// `migrate up`: they work on an existing SQLite database and never create
+// one. Run from the wrong directory, an admin command would otherwise open
+// a new empty gatehouse.db (and generate a master key beside it) and report
+// an empty table as if it were the real one.
+func requireDatabase(cfg config.Config) error {
+	if err := checkDatabasePath(cfg); err != nil {
+		return err
+	}
+	if cfg.IsPostgres() {
+		return nil
+	}
+	path := cfg.Database
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if _, err := os.Stat(cfg.Database); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database at %s: run this where the database is, set --database (GATEHOUSE_DATABASE), or create it with `gatehouse migrate up` or a first `gatehouse serve`", path)
+	} else if err != nil {
+		return fmt.Errorf("database %s: %w", path, err)
+	}
+	// The database exists, so its master key must too: generating a new one
+	// here would only write a stray key file and then be refused as the
+	// wrong key.
+	if cfg.MasterKey == "" && cfg.MasterKeyFile != "" {
+		if _, err := os.Stat(cfg.MasterKeyFile); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no master key at %s for the database %s: set --master-key-file or GATEHOUSE_MASTER_KEY to the key it was created with", cfg.MasterKeyFile, path)
+		}
+	}
+	return nil
 }
 
 // Open parses args (want positional arguments) and opens the application:

@@ -40,6 +40,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDatabasePath(cfg); err != nil {
+		return err
+	}
 	log := env.Logger(cfg)
 	a, err := app.Open(ctx, cfg, log, app.ServeSchema)
 	if err != nil {
@@ -126,6 +129,15 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 	}
 	cfg, err := env.Config()
 	if err != nil {
+		return err
+	}
+	// Only `migrate up` (and serve) may create the database; status reports
+	// on one that exists.
+	check := requireDatabase
+	if up {
+		check = checkDatabasePath
+	}
+	if err := check(cfg); err != nil {
 		return err
 	}
 	a, err := app.Open(ctx, cfg, env.Logger(cfg), app.NoSchemaCheck)

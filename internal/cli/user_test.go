@@ -32,8 +32,19 @@ func runCLI(t *testing.T, db, stdin string, args ...string) (int, string, string
 	return code, out.String(), errb.String()
 }
 
-func TestUserCommands(t *testing.T) {
+// newDB creates a migrated SQLite database for admin commands, which never
+// create one themselves.
+func newDB(t *testing.T) string {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "g.db")
+	if code, _, errs := runCLI(t, db, "", "migrate", "up"); code != 0 {
+		t.Fatalf("migrate up: %d %s", code, errs)
+	}
+	return db
+}
+
+func TestUserCommands(t *testing.T) {
+	db := newDB(t)
 
 	code, out, errs := runCLI(t, db, "vivid otter anchors the lamp\n", "user", "create", "--email", "Admin@Example.com", "--name", "Ada", "--admin", "--password-stdin", "--output", "json")
 	if code != 0 {
