@@ -168,21 +168,72 @@ func EnvName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
+// Setting describes one setting for help and documentation.
+type Setting struct {
+	Key     string // YAML key
+	Flag    string // flag name without dashes; "" when environment only
+	Env     string // environment variable
+	Default string // "" when none; <…> when derived from other settings
+	Help    string
+	Bool    bool // a flag that needs no value (--access-log means true)
+}
+
+// Settings lists every setting in table order.
+func Settings() []Setting {
+	out := make([]Setting, 0, len(settings))
+	for _, s := range settings {
+		d := Setting{Key: s.key, Env: EnvName(s.key), Default: s.def, Help: s.help, Bool: s.isBool()}
+		if s.flag {
+			d.Flag = flagName(s.key)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// IsSettingFlag reports whether name (without dashes) is a setting's flag.
+func IsSettingFlag(name string) bool {
+	for _, s := range settings {
+		if s.flag && flagName(s.key) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s setting) isBool() bool { return s.def == "true" || s.def == "false" }
+
 // Flags holds the flag values registered on a FlagSet, read back by Load.
 type Flags struct {
-	fs   *flag.FlagSet
-	vals map[string]*string
+	fs *flag.FlagSet
 }
+
+// boolSetting is a boolean setting's flag: given alone (--access-log) it
+// means true, like a flag.Bool, yet an unset flag stays distinguishable from
+// an explicit false so the file and environment still apply.
+type boolSetting struct{ v string }
+
+func (b *boolSetting) String() string     { return b.v }
+func (b *boolSetting) Set(v string) error { b.v = v; return nil }
+func (b *boolSetting) IsBoolFlag() bool   { return true }
 
 // RegisterFlags adds every flag-settable setting to fs.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{fs: fs, vals: map[string]*string{}}
 	for _, s := range settings {
-		if s.flag {
-			f.vals[s.key] = fs.String(flagName(s.key), "", s.help+" (default "+s.def+")")
+		if !s.flag {
+			continue
 		}
+		help := s.help
+		if s.def != "" {
+			help += " (default " + s.def + ")"
+		}
+		if s.isBool() {
+			fs.Var(&boolSetting{}, flagName(s.key), help)
+			continue
+		}
+		fs.String(flagName(s.key), "", help)
 	}
-	return f
+	return &Flags{fs: fs}
 }
 
 // Load builds the configuration: defaults, then the YAML file, then the
