@@ -42,6 +42,7 @@ type Env struct {
 	cfgFlags *config.Flags // the setting flags on fs, when registered
 	output   *string       // --output, when the command has it
 	verbose  bool          // -v: say which database and key are used
+	warned   bool          // unknown GATEHOUSE_* variables reported
 }
 
 // Command is one subcommand. Path is its words ("user create").
@@ -222,6 +223,12 @@ func (env *Env) checkArgs(positional []string, want int) error {
 
 // Config loads the configuration from defaults, file, environment and flags.
 func (env *Env) Config() (config.Config, error) {
+	if !env.warned && env.Environ != nil {
+		env.warned = true
+		for _, w := range config.UnknownEnv(env.Environ()) {
+			fmt.Fprintln(env.Stderr, "gatehouse:", w)
+		}
+	}
 	return config.Load(env.cfgFlags, env.Getenv)
 }
 

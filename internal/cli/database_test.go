@@ -17,7 +17,8 @@ func runIn(t *testing.T, vars map[string]string, args ...string) (int, string, s
 	var out, errb bytes.Buffer
 	env := &Env{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
-		Getenv: func(k string) string { return vars[k] },
+		Environ: func() []string { return nil },
+		Getenv:  func(k string) string { return vars[k] },
 	}
 	code := Main(context.Background(), args, env)
 	return code, out.String(), errb.String()

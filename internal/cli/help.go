@@ -54,7 +54,7 @@ func flagError(fs *flag.FlagSet, err error) error {
 		return usageErrorf("%s", singleDash.ReplaceAllString(err.Error(), "$1--$2"))
 	}
 	name, _, _ := strings.Cut(m[1], "=")
-	if (strings.Contains(name, "pass") || editDistance(name, "password") <= 2) && fs.Lookup("password-stdin") != nil {
+	if (strings.Contains(name, "pass") || strings.HasPrefix(name, "pas")) && fs.Lookup("password-stdin") != nil {
 		// A password on the command line is visible in ps and in the shell
 		// history; the flag that exists reads it from standard input.
 		return usageErrorf("unknown flag --%s: passwords are never taken as arguments (ps and shell history would see them); pipe it in with --password-stdin", name)
@@ -67,41 +67,11 @@ func flagError(fs *flag.FlagSet, err error) error {
 // suggest returns "; did you mean X?" for the candidate closest to word, or
 // "" when none is close enough to be a likely misspelling.
 func suggest(word string, candidates []string, prefix ...string) string {
-	best, bestD := "", 0
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(word), strings.ToLower(c))
-		if best == "" || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	// Up to a third of the word may be wrong: "clinet" → "client", but
-	// "frobnicate" suggests nothing.
-	if best == "" || bestD > max(1, len(word)/3) {
+	best, ok := config.Closest(word, candidates)
+	if !ok {
 		return ""
 	}
 	return fmt.Sprintf("; did you mean %s%s?", strings.Join(prefix, ""), best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // argName is how an error names a positional argument: CLIENT_ID → client ID.

@@ -142,3 +142,21 @@ func TestVerboseNamesTheDatabase(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestUnknownEnvironmentVariableWarned: a misspelt GATEHOUSE_* variable is
+// named on stderr with the setting it probably meant; the command still runs.
+func TestUnknownEnvironmentVariableWarned(t *testing.T) {
+	db := newDB(t)
+	var out, errb strings.Builder
+	env := &Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string {
+			return map[string]string{"GATEHOUSE_DATABASE": db, "GATEHOUSE_MASTER_KEY": testKey}[k]
+		},
+		Environ: func() []string { return []string{"GATEHOUSE_DATABASE=" + db, "GATEHOUSE_LOG_LEVLE=error"} },
+	}
+	code := Main(t.Context(), []string{"user", "list"}, env)
+	if code != 0 || !strings.Contains(errb.String(), "GATEHOUSE_LOG_LEVLE: no such setting (did you mean GATEHOUSE_LOG_LEVEL?)") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}

@@ -10,12 +10,16 @@ import (
 	"testing"
 )
 
+// testKey is the master key runCLI gives every command (base64).
+var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+
 func runCLI(t *testing.T, db, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	key := testKey
 	env := &Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Environ: func() []string { return nil },
 		Getenv: func(k string) string {
 			switch k {
 			case "GATEHOUSE_MASTER_KEY":
