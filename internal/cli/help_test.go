@@ -16,12 +16,12 @@ var update = flag.Bool("update", false, "rewrite the testdata/*.golden help file
 // go test ./internal/cli -run TestHelpGolden -update.
 func TestHelpGolden(t *testing.T) {
 	cases := map[string][]string{
-		"gatehouse":     {"--help"},
-		"help_settings": {"help", "settings"},
-		"migrate":       {"migrate", "--help"},
-		"user":          {"user", "--help"},
-		"client":        {"client", "--help"},
-		"apikey":        {"apikey", "--help"},
+		"gatehouse": {"--help"},
+		"settings":  {"help", "settings"},
+		"migrate":   {"migrate", "--help"},
+		"user":      {"user", "--help"},
+		"client":    {"client", "--help"},
+		"apikey":    {"apikey", "--help"},
 	}
 	for _, c := range commands() {
 		cases[strings.ReplaceAll(c.Path, " ", "_")] = append(strings.Fields(c.Path), "--help")
