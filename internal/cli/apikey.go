@@ -75,7 +75,7 @@ func runAPIKeyCreate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *client == "" || *name == "" {
-		return errors.New("--client and --name are required")
+		return usageErrorf("--client and --name are required")
 	}
 	lifetime, err := parseLifetime(*expires)
 	if err != nil {
@@ -121,7 +121,7 @@ func runAPIKeyList(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *client == "" {
-		return errors.New("--client is required")
+		return usageErrorf("--client is required")
 	}
 	a, err := env.OpenApp(ctx)
 	if err != nil {
@@ -170,7 +170,7 @@ func runAPIKeyRevoke(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *client == "" {
-		return errors.New("--client is required")
+		return usageErrorf("--client is required")
 	}
 	a, err := env.OpenApp(ctx)
 	if err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -12,7 +11,8 @@ import (
 
 func benchCommands() []Command {
 	return []Command{
-		{Path: "bench", Summary: "load-test a Gatehouse server (started here, or --target) and report req/s, latency, CPU, RSS", Run: runBench},
+		{Path: "bench", Summary: "load-test a Gatehouse server (started here, or --target) and report req/s, latency, CPU, RSS", Run: runBench,
+			Long: "Starts `gatehouse serve` on a fresh database, creates a user and clients with the admin commands, measures a ceiling (GET /healthz) and then each workload, and prints a Markdown table."},
 	}
 }
 
@@ -20,8 +20,7 @@ func benchCommands() []Command {
 // flags: the server it starts gets its settings from the bench (a fresh
 // database, a free loopback port, a new master key).
 func runBench(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("gatehouse bench", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := env.ownFlagSet("bench")
 	var (
 		o         bench.Options
 		workloads string
@@ -36,15 +35,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&workloads, "workloads", "", "comma-separated subset of: "+strings.Join(bench.WorkloadNames(), ", ")+" (the ceiling always runs)")
 	fs.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (- for stdout instead of the table)")
 	fs.StringVar(&o.Binary, "binary", "", "gatehouse binary to start and to set up with (default: this one)")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "Usage: gatehouse bench [flags]\n\nStarts `gatehouse serve` on a fresh database, creates a user and clients with the admin\ncommands, measures a ceiling (GET /healthz) and then each workload, and prints a Markdown table.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	for _, w := range strings.Split(workloads, ",") {
 		if w = strings.TrimSpace(w); w != "" {

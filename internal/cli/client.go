@@ -94,15 +94,15 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&redirects, "redirect-uri", "a redirect URI, compared by exact match; https, or http://127.0.0.1 / http://[::1] (any port) for native apps (repeatable)")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or implicit (legacy) (repeatable; default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(scope.Builtin().Names(), ", ")+", or one of the config file's scopes (repeatable)")
-	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's `apis` section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
+	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's \"apis\" section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *name == "" {
-		return errors.New("--name is required")
+		return usageErrorf("--name is required")
 	}
 	if *resourceServer != "" && (len(grants) > 0 || len(redirects) > 0 || len(scopes) > 0 || *public) {
-		return errors.New("--resource-server registers an introspection-only client: it takes no --redirect-uri, --grant-type, --scope or --public")
+		return usageErrorf("--resource-server registers an introspection-only client: it takes no --redirect-uri, --grant-type, --scope or --public")
 	}
 	if len(grants) == 0 && *resourceServer == "" {
 		grants = listFlag{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}

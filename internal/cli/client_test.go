@@ -2,13 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestClientCommands(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "g.db")
+	db := newDB(t)
 	if code, _, errs := runCLI(t, db, "vivid otter anchors the lamp\n", "user", "create", "--email", "dev@example.com", "--password-stdin"); code != 0 {
 		t.Fatalf("user create: %s", errs)
 	}

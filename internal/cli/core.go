@@ -24,10 +24,20 @@ func coreCommands() []Command {
 		{Path: "migrate up", Summary: "apply pending database migrations", Run: runMigrateUp},
 		{Path: "migrate status", Summary: "show the database schema version", Run: runMigrateStatus},
 		{Path: "version", Summary: "print the version", Run: func(ctx context.Context, env *Env, args []string) error {
+			if _, err := env.Parse(env.ownFlagSet("version"), args, 0); err != nil {
+				return err
+			}
 			fmt.Fprintln(env.Stdout, "gatehouse", Version)
 			return nil
 		}},
-		{Path: "config", Summary: "print the settings table (Markdown)", Run: runConfigTable},
+		{Path: "config", Summary: "print the settings table (Markdown, as in the README)", Run: runConfigTable},
+		{Path: "help settings", Summary: "describe every setting: flag, environment variable, YAML key, default", Run: func(ctx context.Context, env *Env, args []string) error {
+			if _, err := env.Parse(env.ownFlagSet("help settings"), args, 0); err != nil {
+				return err
+			}
+			settingsHelp(env.Stdout)
+			return nil
+		}},
 	}
 }
 
@@ -40,6 +50,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDatabasePath(cfg); err != nil {
+		return err
+	}
+	env.describe(cfg)
 	log := env.Logger(cfg)
 	a, err := app.Open(ctx, cfg, log, app.ServeSchema)
 	if err != nil {
@@ -119,7 +133,11 @@ func runMigrateStatus(ctx context.Context, env *Env, args []string) error {
 }
 
 func migrate(ctx context.Context, env *Env, args []string, up bool) error {
-	fs := env.FlagSet("migrate")
+	verb := "status"
+	if up {
+		verb = "up"
+	}
+	fs := env.FlagSet("migrate " + verb)
 	env.OutputFlag(fs)
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
@@ -128,6 +146,16 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 	if err != nil {
 		return err
 	}
+	// Only `migrate up` (and serve) may create the database; status reports
+	// on one that exists.
+	check := requireDatabase
+	if up {
+		check = checkDatabasePath
+	}
+	if err := check(cfg); err != nil {
+		return err
+	}
+	env.describe(cfg)
 	a, err := app.Open(ctx, cfg, env.Logger(cfg), app.NoSchemaCheck)
 	if err != nil {
 		return err
@@ -160,6 +188,9 @@ func migrate(ctx context.Context, env *Env, args []string, up bool) error {
 }
 
 func runConfigTable(ctx context.Context, env *Env, args []string) error {
+	if _, err := env.Parse(env.ownFlagSet("config"), args, 0); err != nil {
+		return err
+	}
 	fmt.Fprint(env.Stdout, configTable())
 	return nil
 }

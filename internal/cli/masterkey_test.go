@@ -18,6 +18,7 @@ func runCLIWithKey(t *testing.T, db, key string, args ...string) (int, string) {
 	var out, errb bytes.Buffer
 	env := &Env{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Environ: func() []string { return nil },
 		Getenv: func(k string) string {
 			switch k {
 			case "GATEHOUSE_MASTER_KEY":

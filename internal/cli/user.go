@@ -70,10 +70,10 @@ func runUserCreate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *email == "" {
-		return errors.New("--email is required")
+		return usageErrorf("--email is required")
 	}
 	if !*stdin {
-		return errors.New("--password-stdin is required: pipe the password in, e.g. `printf %s \"$PW\" | gatehouse user create --email a@example.com --password-stdin`")
+		return usageErrorf("--password-stdin is required: pipe the password in, e.g. `printf %%s \"$PW\" | gatehouse user create --email a@example.com --password-stdin`")
 	}
 	pw, err := readPassword(env.Stdin)
 	if err != nil {

@@ -10,12 +10,16 @@ import (
 	"testing"
 )
 
+// testKey is the master key runCLI gives every command (base64).
+var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+
 func runCLI(t *testing.T, db, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	key := testKey
 	env := &Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Environ: func() []string { return nil },
 		Getenv: func(k string) string {
 			switch k {
 			case "GATEHOUSE_MASTER_KEY":
@@ -32,8 +36,19 @@ func runCLI(t *testing.T, db, stdin string, args ...string) (int, string, string
 	return code, out.String(), errb.String()
 }
 
-func TestUserCommands(t *testing.T) {
+// newDB creates a migrated SQLite database for admin commands, which never
+// create one themselves.
+func newDB(t *testing.T) string {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "g.db")
+	if code, _, errs := runCLI(t, db, "", "migrate", "up"); code != 0 {
+		t.Fatalf("migrate up: %d %s", code, errs)
+	}
+	return db
+}
+
+func TestUserCommands(t *testing.T) {
+	db := newDB(t)
 
 	code, out, errs := runCLI(t, db, "vivid otter anchors the lamp\n", "user", "create", "--email", "Admin@Example.com", "--name", "Ada", "--admin", "--password-stdin", "--output", "json")
 	if code != 0 {

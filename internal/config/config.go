@@ -77,6 +77,10 @@ type Config struct {
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
+
+	// issuerDerived: no issuer was set, so Issuer was built from Addr, and a
+	// problem with it is to be fixed by setting the issuer.
+	issuerDerived bool
 }
 
 // setting is one row of the settings table.
@@ -94,7 +98,7 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return err
+			return errors.New("want a duration such as 90s, 15m or 12h")
 		}
 		*p(c) = d
 		return nil
@@ -104,16 +108,22 @@ func dur(p func(*Config) *time.Duration) func(*Config, string) error {
 func boolean(p func(*Config) *bool) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
 		*p(c) = b
-		return err
+		return nil
 	}
 }
 
 func uint32v(p func(*Config) *uint32) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return errors.New("want a whole number")
+		}
 		*p(c) = uint32(n)
-		return err
+		return nil
 	}
 }
 
@@ -183,21 +193,72 @@ func EnvName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
 
 func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 
+// Setting describes one setting for help and documentation.
+type Setting struct {
+	Key     string // YAML key
+	Flag    string // flag name without dashes; "" when environment only
+	Env     string // environment variable
+	Default string // "" when none; <…> when derived from other settings
+	Help    string
+	Bool    bool // a flag that needs no value (--access-log means true)
+}
+
+// Settings lists every setting in table order.
+func Settings() []Setting {
+	out := make([]Setting, 0, len(settings))
+	for _, s := range settings {
+		d := Setting{Key: s.key, Env: EnvName(s.key), Default: s.def, Help: s.help, Bool: s.isBool()}
+		if s.flag {
+			d.Flag = flagName(s.key)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// IsSettingFlag reports whether name (without dashes) is a setting's flag.
+func IsSettingFlag(name string) bool {
+	for _, s := range settings {
+		if s.flag && flagName(s.key) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s setting) isBool() bool { return s.def == "true" || s.def == "false" }
+
 // Flags holds the flag values registered on a FlagSet, read back by Load.
 type Flags struct {
-	fs   *flag.FlagSet
-	vals map[string]*string
+	fs *flag.FlagSet
 }
+
+// boolSetting is a boolean setting's flag: given alone (--access-log) it
+// means true, like a flag.Bool, yet an unset flag stays distinguishable from
+// an explicit false so the file and environment still apply.
+type boolSetting struct{ v string }
+
+func (b *boolSetting) String() string     { return b.v }
+func (b *boolSetting) Set(v string) error { b.v = v; return nil }
+func (b *boolSetting) IsBoolFlag() bool   { return true }
 
 // RegisterFlags adds every flag-settable setting to fs.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
-	f := &Flags{fs: fs, vals: map[string]*string{}}
 	for _, s := range settings {
-		if s.flag {
-			f.vals[s.key] = fs.String(flagName(s.key), "", s.help+" (default "+s.def+")")
+		if !s.flag {
+			continue
 		}
+		help := s.help
+		if s.def != "" {
+			help += " (default " + s.def + ")"
+		}
+		if s.isBool() {
+			fs.Var(&boolSetting{}, flagName(s.key), help)
+			continue
+		}
+		fs.String(flagName(s.key), "", help)
 	}
-	return f
+	return &Flags{fs: fs}
 }
 
 // Load builds the configuration: defaults, then the YAML file, then the
@@ -247,19 +308,103 @@ func Load(f *Flags, getenv func(string) string) (Config, error) {
 		}
 		if err := s.set(&c, v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: invalid value %q: %v", s.key, v, err))
+			// Validate the rest with the default in its place, so that
+			// one typo does not hide the other problems and is not
+			// reported twice ("must be positive").
+			if !strings.HasPrefix(s.def, "<") && !strings.HasPrefix(s.def, "http://<") {
+				_ = s.set(&c, s.def)
+			}
 		}
 	}
 	for k := range fileVals {
 		if !known[k] || envOnly[k] {
-			errs = append(errs, fmt.Errorf("%s: unknown setting %q", c.ConfigFile, k))
+			errs = append(errs, fmt.Errorf("%s: unknown setting %q%s", c.ConfigFile, k, closest(k, func(s setting) string { return s.key })))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return c, err
-	}
 	c.derive()
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
 }
+
+// closest returns " (did you mean X?)" for the setting whose name (as name
+// gives it) is closest to word, or "".
+func closest(word string, name func(setting) string) string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = name(s)
+	}
+	if best, ok := Closest(word, names); ok {
+		return " (did you mean " + best + "?)"
+	}
+	return ""
+}
+
+// Closest returns the candidate nearest to word if it is near enough to be
+// a likely misspelling: at most a third of the word's letters (and at least
+// one) edited, so "databse" finds "database" but "frobnicate" finds nothing.
+func Closest(word string, candidates []string) (string, bool) {
+	best, bestD := "", 0
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(word), strings.ToLower(c))
+		if best == "" || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best, best != "" && bestD <= max(1, len(word)/3)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// UnknownEnv returns a warning for each GATEHOUSE_* variable in environ
+// ("KEY=value" entries, as os.Environ gives) that is no setting: a
+// misspelt variable is otherwise silently ignored, and the default it meant
+// to replace silently applies. Variables the test suite and tools read
+// (GATEHOUSE_TEST_*, and those in toolVars) are not settings but expected.
+func UnknownEnv(environ []string) []string {
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "GATEHOUSE_") || strings.HasPrefix(name, "GATEHOUSE_TEST_") || toolVars[name] {
+			continue
+		}
+		known := false
+		for _, s := range settings {
+			if EnvName(s.key) == name {
+				known = true
+				break
+			}
+		}
+		if !known {
+			warnings = append(warnings, fmt.Sprintf("warning: ignoring %s: no such setting%s", name, closest(name, func(s setting) string { return EnvName(s.key) })))
+		}
+	}
+	return warnings
+}
+
+// toolVars are GATEHOUSE_* variables read by the tests and examples, not by
+// the server.
+var toolVars = map[string]bool{"GATEHOUSE_URL": true, "GATEHOUSE_ARTIFACTS": true, "GATEHOUSE_CRASH_CHILD_DB": true}
 
 // readFile reads the YAML file: its single settings as strings, and its
 // sections (lists of records) decoded strictly, so a misspelt field is an
@@ -305,6 +450,7 @@ func (c *Config) IsPostgres() bool {
 // derive fills the settings whose defaults depend on others.
 func (c *Config) derive() {
 	if c.Issuer == "" {
+		c.issuerDerived = true
 		scheme := "http"
 		if c.TLSCert != "" {
 			scheme = "https"
@@ -352,7 +498,17 @@ func (c *Config) Validate() error {
 		bad("database must be set")
 	}
 	u, err := url.Parse(c.Issuer)
+	addrHost, addrPort, addrErr := net.SplitHostPort(c.Addr)
 	switch {
+	case c.issuerDerived && addrErr != nil:
+		// Reported with addr above.
+	case c.issuerDerived && (addrHost == "" || net.ParseIP(addrHost) != nil && net.ParseIP(addrHost).IsUnspecified()):
+		// An address such as :8080 or 0.0.0.0:8080 listens on every
+		// interface: the URL clients reach it by cannot be guessed, and a
+		// wrong issuer breaks discovery and token validation elsewhere.
+		bad("issuer: addr %s listens on every interface, so the public URL cannot be derived from it: set --issuer (GATEHOUSE_ISSUER) to the URL clients use, e.g. https://auth.example.com, or http://127.0.0.1:%s for this machine only", c.Addr, addrPort)
+	case c.issuerDerived && u.Scheme == "http" && !IsLoopbackHost(u.Hostname()):
+		bad("issuer: derived from addr %s as %s, which is not https: set --issuer (GATEHOUSE_ISSUER) to the public https:// URL, and serve TLS with --tls-cert/--tls-key or behind a TLS proxy", c.Addr, c.Issuer)
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		bad("issuer %q must be an absolute http(s) URL", c.Issuer)
 	case u.RawQuery != "" || u.Fragment != "":

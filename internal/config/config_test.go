@@ -220,3 +220,91 @@ func TestMetricsSettings(t *testing.T) {
 		t.Fatal("metrics_token is a flag: it would show in ps")
 	}
 }
+
+// TestDerivedIssuerSaysSetIssuer: with no issuer set, one that cannot be
+// derived from addr is refused with a message saying to set --issuer, not
+// only that the derived URL is wrong.
+func TestDerivedIssuerSaysSetIssuer(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string // "" entries: no error wanted
+	}{
+		{[]string{"--addr", "0.0.0.0:8080"}, []string{"set --issuer", "every interface"}},
+		{[]string{"--addr", ":18181"}, []string{"set --issuer", "http://127.0.0.1:18181"}},
+		{[]string{"--addr", "[::]:8080"}, []string{"set --issuer"}},
+		{[]string{"--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, []string{"set --issuer"}},
+		{[]string{"--addr", "10.0.0.5:8080"}, []string{"set --issuer", "not https"}},
+		{[]string{"--addr", "0.0.0.0:8080", "--issuer", "https://auth.example.com"}, nil},
+		{[]string{"--addr", "localhost:9000"}, nil},
+	} {
+		cfg, err := load(t, c.args, nil)
+		if len(c.want) == 0 {
+			if err != nil {
+				t.Errorf("%v: %v", c.args, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%v accepted, issuer %s", c.args, cfg.Issuer)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %v; want it to say %q", c.args, err, w)
+			}
+		}
+	}
+	if c, err := load(t, []string{"--addr", "localhost:9000"}, nil); err != nil || c.Issuer != "http://localhost:9000" {
+		t.Errorf("loopback addr: issuer %q, %v", c.Issuer, err)
+	}
+}
+
+// TestBadValueDoesNotHideOtherProblems: a value that does not parse is
+// reported together with every validation problem, once, in words.
+func TestBadValueDoesNotHideOtherProblems(t *testing.T) {
+	_, err := load(t, []string{"--access-token-ttl", "5", "--log-level", "loud", "--issuer", "http://auth.example.com", "--access-log=maybe"}, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, w := range []string{`access_token_ttl: invalid value "5": want a duration such as 90s`, `log_level "loud"`, "HTTPS everywhere", `access_log: invalid value "maybe": want true or false`} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error does not mention %q:\n%s", w, msg)
+		}
+	}
+	if strings.Contains(msg, "must be positive") {
+		t.Errorf("the bad duration is reported twice:\n%s", msg)
+	}
+}
+
+// TestUnknownEnvWarns: a GATEHOUSE_* variable that is no setting is named,
+// with the setting it most likely meant.
+func TestUnknownEnvWarns(t *testing.T) {
+	got := UnknownEnv([]string{
+		"PATH=/bin", "GATEHOUSE_ADDR=127.0.0.1:1", "GATEHOUSE_DATABSE=x.db", "GATEHOUSE_TEST_POSTGRES_URL=postgres://",
+		"GATEHOUSE_FROBNICATE=1", "GATEHOUSE_MASTER_KEY=k",
+	})
+	if len(got) != 2 {
+		t.Fatalf("warnings %q, want 2", got)
+	}
+	if !strings.Contains(got[0], "GATEHOUSE_DATABSE") || !strings.Contains(got[0], "did you mean GATEHOUSE_DATABASE?") {
+		t.Errorf("warning %q", got[0])
+	}
+	if !strings.Contains(got[1], "GATEHOUSE_FROBNICATE") || strings.Contains(got[1], "did you mean") {
+		t.Errorf("warning %q", got[1])
+	}
+}
+
+// TestBooleanSettingFlag: a boolean setting given alone as a flag means
+// true; =false still turns it off; unset, the environment applies.
+func TestBooleanSettingFlag(t *testing.T) {
+	if c, err := load(t, []string{"--access-log"}, map[string]string{"GATEHOUSE_ACCESS_LOG": "false"}); err != nil || !c.AccessLog {
+		t.Errorf("--access-log: %v %v", c.AccessLog, err)
+	}
+	if c, err := load(t, []string{"--access-log=false"}, nil); err != nil || c.AccessLog {
+		t.Errorf("--access-log=false: %v %v", c.AccessLog, err)
+	}
+	if c, err := load(t, nil, map[string]string{"GATEHOUSE_ACCESS_LOG": "false"}); err != nil || c.AccessLog {
+		t.Errorf("environment false: %v %v", c.AccessLog, err)
+	}
+}

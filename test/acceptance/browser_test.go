@@ -69,6 +69,7 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 		return out
 	}
 	const email, password = "grace@example.com", "a long and memorable passphrase"
+	cli("", "migrate", "up") // admin commands never create the database
 	cli(password, "user", "create", "--email", email, "--name", "Grace Hopper", "--password-stdin")
 	cli("another long passphrase", "user", "create", "--email", "dev@example.com", "--name", "Demo Developer", "--password-stdin")
 	var client struct {

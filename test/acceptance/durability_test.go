@@ -41,6 +41,7 @@ func TestKill9LosesNoCommittedRow(t *testing.T) {
 		}
 		return out
 	}
+	run("migrate", "up") // admin commands never create the database
 	run("user", "create", "--email", "kill@example.com", "--password-stdin")
 
 	addr := freeAddr(t)

@@ -57,6 +57,7 @@ func TestInteropOAuth4WebAPI(t *testing.T) {
 		return out
 	}
 	const email, password = "interop@example.com", "interop passphrase 4 web"
+	cli("", "migrate", "up") // admin commands never create the database
 	cli(password, "user", "create", "--email", email, "--password-stdin")
 	const redirect = "http://127.0.0.1:9/callback" // never fetched: we read the Location header
 	var c struct {

@@ -170,7 +170,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 	}{
 		"plain http public issuer": {[]string{"serve", "--issuer", "http://auth.example.com"}, "HTTPS everywhere"},
 		"half TLS":                 {[]string{"serve", "--tls-cert", "x.pem"}, "tls_cert and tls_key"},
-		"unknown flag":             {[]string{"serve", "--nope"}, "flag provided but not defined"},
+		"unknown flag":             {[]string{"serve", "--nope"}, "unknown flag --nope"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
