@@ -146,7 +146,13 @@ func TestServeWithNoConfiguration(t *testing.T) {
 	if !strings.Contains(p.log(), "GENERATED A NEW MASTER KEY") {
 		t.Error("no loud warning about the generated master key")
 	}
-	if !strings.Contains(p.log(), `"issuer":"http://`+addr+`"`) {
+	// The log reaches us through a pipe: allow its copy to catch up with
+	// the readiness answer.
+	want := `"issuer":"http://` + addr + `"`
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.log(), want) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(p.log(), want) {
 		t.Errorf("issuer not derived from addr:\n%s", p.log())
 	}
 
