@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 var (
@@ -238,10 +239,7 @@ func TestCommandLineBasics(t *testing.T) {
 // TestPostgresNeedsMigrationThenServes: production flow on PostgreSQL —
 // serve refuses an unmigrated database, migrate up fixes it, serve starts.
 func TestPostgresNeedsMigrationThenServes(t *testing.T) {
-	url := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES_URL not set")
-	}
+	url := pgtest.URL(t)
 	dsn, drop, err := postgres.NewSchema(context.Background(), url, "accept")
 	if err != nil {
 		t.Fatal(err)
