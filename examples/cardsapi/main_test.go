@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 func TestSettingsRequired(t *testing.T) {
@@ -59,6 +60,8 @@ func TestAgainstGatehouse(t *testing.T) {
 			t.Cleanup(func() { drop() })
 			return dsn
 		}
+	} else {
+		pgtest.ReportSkipped(t)
 	}
 	for name, database := range backends {
 		t.Run(name, func(t *testing.T) { againstGatehouse(t, database(t)) })

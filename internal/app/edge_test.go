@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,9 +26,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
-
-const postgresEnv = "GATEHOUSE_TEST_POSTGRES_URL"
 
 // edgeEnv is a whole Gatehouse process (app.Open → Handler) on one backend,
 // with a second connection that counts rows behind its back.
@@ -59,7 +57,7 @@ func openEdge(t *testing.T, backend string) *edgeEnv {
 	case "postgres":
 		var drop func() error
 		var err error
-		dsn, drop, err = postgres.NewSchema(ctx, os.Getenv(postgresEnv), "edgetest")
+		dsn, drop, err = postgres.NewSchema(ctx, pgtest.URL(t), "edgetest")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,11 +231,7 @@ const form = "application/x-www-form-urlencoded"
 // backends must answer the same precise 4xx in the endpoint's own format and
 // write nothing; header values are sanitised instead, so sign-in still works.
 func TestInvalidTextAtTheEdge(t *testing.T) {
-	backends := []string{"sqlite"}
-	if os.Getenv(postgresEnv) != "" {
-		backends = append(backends, "postgres")
-	}
-	for _, backend := range backends {
+	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			e := openEdge(t, backend)
 			authz := "/oauth2/authorize?response_type=code&client_id=" + e.client.ID +

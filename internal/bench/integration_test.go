@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/bench"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 // buildGatehouse builds ./cmd/gatehouse into a temporary directory.
@@ -44,6 +45,8 @@ func TestQuickBenchAgainstRealBinary(t *testing.T) {
 	databases := map[string]string{"sqlite": ""}
 	if u := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL"); u != "" {
 		databases["postgres"] = u
+	} else {
+		pgtest.ReportSkipped(t)
 	}
 	for name, db := range databases {
 		t.Run(name, func(t *testing.T) {

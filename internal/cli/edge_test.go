@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 // TestLogsNeverCarryCredentials: DELETE /v0/me/tokens/<token> puts a secret
@@ -144,6 +145,8 @@ func TestCLIRefusesInvalidText(t *testing.T) {
 		}
 		t.Cleanup(func() { drop() })
 		dbs["postgres"] = dsn
+	} else {
+		pgtest.ReportSkipped(t)
 	}
 	for name, db := range dbs {
 		t.Run(name, func(t *testing.T) {

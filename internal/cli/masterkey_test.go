@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 // runCLIWithKey is runCLI with the master key given (base64).
@@ -48,6 +49,8 @@ func TestWrongMasterKeyRefused(t *testing.T) {
 		}
 		t.Cleanup(func() { drop() })
 		dbs["postgres"] = dsn
+	} else {
+		pgtest.ReportSkipped(t)
 	}
 	right := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
 	wrong := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, 32))

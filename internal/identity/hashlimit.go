@@ -86,6 +86,7 @@ type HashLimiter struct {
 	waiting atomic.Int64
 	running atomic.Int64
 	peak    atomic.Int64
+	done    atomic.Int64
 }
 
 // NewHashLimiter builds a limiter; zero fields of l take their defaults for
@@ -101,6 +102,10 @@ func (h *HashLimiter) Limits() HashLimits { return h.limits }
 // Peak is the most computations that ever ran at once (for tests and
 // metrics).
 func (h *HashLimiter) Peak() int { return int(h.peak.Load()) }
+
+// Done is how many computations have run to completion (for tests and
+// metrics).
+func (h *HashLimiter) Done() int { return int(h.done.Load()) }
 
 // Waiting is how many callers wait in the queue now.
 func (h *HashLimiter) Waiting() int { return int(h.waiting.Load()) }
@@ -123,6 +128,7 @@ func (h *HashLimiter) Do(ctx context.Context, fn func()) error {
 	}
 	defer h.running.Add(-1)
 	fn()
+	h.done.Add(1)
 	return nil
 }
 

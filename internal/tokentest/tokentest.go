@@ -39,11 +39,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // PostgresEnv names the variable that enables the PostgreSQL runs.
-const PostgresEnv = "GATEHOUSE_TEST_POSTGRES_URL"
+const PostgresEnv = pgtest.Env
 
 // Backend is one database the suites run on.
 type Backend struct {
@@ -51,19 +52,24 @@ type Backend struct {
 	Open func(t testing.TB) *sqlstore.Store
 }
 
-// Backends returns SQLite, plus PostgreSQL when PostgresEnv is set.
+// Backends returns SQLite and PostgreSQL; opening the PostgreSQL one skips
+// the test when PostgresEnv is not set.
 func Backends() []Backend {
-	b := []Backend{{Name: "sqlite", Open: OpenSQLite}}
-	if u := os.Getenv(PostgresEnv); u != "" {
-		b = append(b, Backend{Name: "postgres", Open: func(t testing.TB) *sqlstore.Store { return OpenPostgres(t, u) }})
+	return []Backend{
+		{Name: "sqlite", Open: OpenSQLite},
+		{Name: "postgres", Open: func(t testing.TB) *sqlstore.Store { return OpenPostgres(t, pgtest.URL(t)) }},
 	}
-	return b
 }
 
 // ForEachBackend runs fn as a subtest per backend.
 func ForEachBackend(t *testing.T, fn func(t *testing.T, open func(t testing.TB) *sqlstore.Store)) {
 	for _, b := range Backends() {
-		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open) })
+		t.Run(b.Name, func(t *testing.T) {
+			if b.Name == "postgres" {
+				pgtest.URL(t) // skip before fn does any work
+			}
+			fn(t, b.Open)
+		})
 	}
 }
 
@@ -74,16 +80,14 @@ func ForEachBackendReplicas(t *testing.T, n int, fn func(t *testing.T, stores []
 		path := filepath.Join(t.TempDir(), "gatehouse.db")
 		fn(t, openReplicas(t, path, n))
 	})
-	if u := os.Getenv(PostgresEnv); u != "" {
-		t.Run("postgres", func(t *testing.T) {
-			dsn, drop, err := postgres.NewSchema(context.Background(), u, "tokentest")
-			if err != nil {
-				t.Fatalf("postgres: %v", err)
-			}
-			t.Cleanup(func() { drop() })
-			fn(t, openReplicas(t, dsn, n))
-		})
-	}
+	t.Run("postgres", func(t *testing.T) {
+		dsn, drop, err := postgres.NewSchema(context.Background(), pgtest.URL(t), "tokentest")
+		if err != nil {
+			t.Fatalf("postgres: %v", err)
+		}
+		t.Cleanup(func() { drop() })
+		fn(t, openReplicas(t, dsn, n))
+	})
 }
 
 func openReplicas(t testing.TB, dsn string, n int) []*sqlstore.Store {

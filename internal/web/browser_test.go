@@ -18,12 +18,15 @@ import (
 
 const chromiumPath = "/usr/bin/chromium"
 
-// artifactsDir is where screenshots go: $GATEHOUSE_ARTIFACTS/<test>, or
-// $TMPDIR/gatehouse-artifacts/<test> (t.TempDir would be deleted).
+// artifactsDir is where screenshots go: $GATEHOUSE_ARTIFACTS/<test> when set
+// (CI keeps that folder), otherwise a t.TempDir that is removed when the test
+// ends, so local runs do not pile images up in the temp directory.
 func artifactsDir(t *testing.T) string {
+	t.Helper()
 	base := os.Getenv("GATEHOUSE_ARTIFACTS")
 	if base == "" {
-		base = filepath.Join(os.TempDir(), "gatehouse-artifacts")
+		t.Log("screenshots are discarded: set GATEHOUSE_ARTIFACTS to a folder to keep them")
+		return t.TempDir()
 	}
 	dir := filepath.Join(base, t.Name())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -63,6 +66,9 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("password-store", "basic"),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium keeps its singleton socket in $TMPDIR and leaves it behind
+		// when killed: point it at a directory the test removes.
+		chromedp.Env("TMPDIR="+browserTempDir(t)),
 	)
 	defer cancelAlloc()
 	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
@@ -221,4 +227,18 @@ func TestBrowserSignUpTwoFactorSignIn(t *testing.T) {
 		t.Fatalf("after the code at %s", p)
 	}
 	shot("12-signed-in-with-2fa")
+}
+
+// browserTempDir is a directory for Chromium's $TMPDIR, removed when the test
+// ends. Chromium puts a Unix socket in it, whose path may not exceed 107
+// bytes, so it is a short name in the temp directory rather than a t.TempDir
+// (which embeds the test name).
+func browserTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -31,14 +31,7 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 		}
 		t.Skipf("%s not installed", chromium)
 	}
-	shots := filepath.Join(os.Getenv("GATEHOUSE_ARTIFACTS"), t.Name())
-	if os.Getenv("GATEHOUSE_ARTIFACTS") == "" {
-		shots = filepath.Join(os.TempDir(), "gatehouse-artifacts", t.Name())
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots in %s", shots)
+	shots := artifactsDir(t)
 
 	// The app's callback: records what the authorization server sent back.
 	got := make(chan map[string]string, 1)
@@ -103,7 +96,10 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.UserDataDir(t.TempDir()),
+		// Chromium keeps its singleton socket in $TMPDIR and leaves it behind
+		// when killed: point it at a directory the test removes.
+		chromedp.Env("TMPDIR="+browserTempDir(t)))
 	defer cancelAlloc()
 	bctx, cancelB := chromedp.NewContext(alloc)
 	defer cancelB()
@@ -123,7 +119,9 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
-		os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	do("viewport", chromedp.EmulateViewport(1024, 768))

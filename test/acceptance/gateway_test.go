@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 // gatewayRoutes are the protected API's routes and the scopes each needs:
@@ -105,10 +106,7 @@ func requireTool(t *testing.T, name string) string {
 func TestGatewayBehindProxies(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { gatewayBehindProxies(t, nil) })
 	t.Run("postgres", func(t *testing.T) {
-		pgURL := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL")
-		if pgURL == "" {
-			t.Skip("GATEHOUSE_TEST_POSTGRES_URL not set")
-		}
+		pgURL := pgtest.URL(t)
 		dsn, drop, err := postgres.NewSchema(context.Background(), pgURL, "gateway")
 		if err != nil {
 			t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
@@ -84,18 +84,16 @@ func New(t testing.TB, opts ...Option) *Env {
 }
 
 // PostgresEnv names the variable that adds PostgreSQL runs to ForEachBackend.
-const PostgresEnv = "GATEHOUSE_TEST_POSTGRES_URL"
+const PostgresEnv = pgtest.Env
 
 // ForEachBackend runs fn as a subtest on SQLite and, when PostgresEnv is
-// set, on PostgreSQL in a schema of its own. fn builds its services with
-// newEnv, which opens a fresh store on that backend each time.
+// set, on PostgreSQL in a schema of its own (otherwise that subtest is
+// reported as skipped). fn builds its services with newEnv, which opens a
+// fresh store on that backend each time.
 func ForEachBackend(t *testing.T, fn func(t *testing.T, newEnv func(t testing.TB, opts ...Option) *Env)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, New) })
-	base := os.Getenv(PostgresEnv)
-	if base == "" {
-		return
-	}
 	t.Run("postgres", func(t *testing.T) {
+		base := pgtest.URL(t)
 		fn(t, func(t testing.TB, opts ...Option) *Env {
 			t.Helper()
 			ctx := context.Background()

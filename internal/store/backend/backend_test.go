@@ -1,9 +1,10 @@
 package backend
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 )
 
 func TestIsPostgres(t *testing.T) {
@@ -34,10 +35,7 @@ func TestOpenSQLite(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	url := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("GATEHOUSE_TEST_POSTGRES_URL is not set")
-	}
+	url := pgtest.URL(t)
 	s, err := Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)

@@ -2,16 +2,16 @@ package postgres_test
 
 import (
 	"database/sql"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
+	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
 	"github.com/gatehouse/gatehouse/internal/store/storetest"
 )
 
-const envURL = "GATEHOUSE_TEST_POSTGRES_URL"
+const envURL = pgtest.Env
 
 // server hands out stores in throwaway schemas of the test database.
 type server struct {
@@ -21,10 +21,7 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	u := os.Getenv(envURL)
-	if u == "" {
-		t.Skipf("%s is not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL tests", envURL)
-	}
+	u := pgtest.URL(t)
 	admin, err := sql.Open("pgx", u)
 	if err != nil {
 		t.Fatal(err)
