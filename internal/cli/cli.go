@@ -62,6 +62,7 @@ func commands() []Command {
 	cmds = append(cmds, clientCommands()...)
 	cmds = append(cmds, apikeyCommands()...)
 	cmds = append(cmds, benchCommands()...)
+	cmds = append(cmds, completionCommands()...)
 	return cmds
 }
 
