@@ -63,4 +63,3 @@ func TestCompletionScriptsForEveryShell(t *testing.T) {
 		t.Errorf("unknown shell: exit %d, %q", code, errs)
 	}
 }
-
