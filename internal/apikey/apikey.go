@@ -30,7 +30,7 @@
 //     password change kills every older key for good, as it kills their
 //     tokens — re-enabling the owner revives nothing;
 //  6. when the key lists allowed CIDRs, the request's client address is in
-//     one of them. The client address is r.RemoteAddr as the server's
+//     one of them. The client address is the one the server's
 //     client-address resolver (internal/clientaddr) left it: the TCP peer,
 //     or behind a trusted proxy the address that proxy forwarded.
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/safetext"
@@ -18,21 +19,12 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// ClientAddr is the address API-key CIDR checks use: the host of
-// r.RemoteAddr, which the client-address resolver (internal/clientaddr) has
-// already set from a trusted proxy's header when there is one. Without a
+// ClientAddr is the address API-key CIDR checks use: the client address the
+// resolver (internal/clientaddr) decided, from a trusted proxy's header when
+// there is one. Without a
 // request (introspection, where the caller's address is unknown) it is the
 // invalid address, which no address range admits.
-func ClientAddr(r *http.Request) netip.Addr {
-	if r == nil {
-		return netip.Addr{}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	a, _ := netip.ParseAddr(r.RemoteAddr)
-	return a.Unmap()
-}
+func ClientAddr(r *http.Request) netip.Addr { return clientaddr.Of(r) }
 
 // Validator returns the bearer validator for API keys; register it with
 // Authenticator.RegisterBearer(credential.APIKey, …). The principal acts as

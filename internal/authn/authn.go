@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -78,7 +79,7 @@ type Config struct {
 	// BasicAuth is BasicEverywhere (default) or BasicCredentialsOnly.
 	BasicAuth string
 	// ClientIP returns the client address used for throttling (default: the
-	// host of r.RemoteAddr, which the server's proxy handling sets).
+	// client address as internal/clientaddr resolved it).
 	ClientIP func(*http.Request) string
 }
 
@@ -139,13 +140,13 @@ func (a *Authenticator) RegisterFallback(v BearerValidator) {
 	a.fallback = v
 }
 
-// RemoteIP is the host part of r.RemoteAddr.
+// RemoteIP is the request's client address as the resolver
+// (internal/clientaddr) decided it; "" when there is none.
 func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+	if a := clientaddr.Of(r); a.IsValid() {
+		return a.String()
 	}
-	return host
+	return ""
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback address.

@@ -195,5 +195,37 @@ func Peer(ctx context.Context) (netip.Addr, bool) {
 	return a, ok
 }
 
-// Of returns the client address of a request that passed the middleware.
-func Of(req *http.Request) netip.Addr { return parseHost(req.RemoteAddr) }
+// Of returns the client address of a request that passed the middleware
+// (the invalid address for a nil request or an unparsable RemoteAddr). Every
+// reader of a request's address calls this rather than parsing RemoteAddr.
+func Of(req *http.Request) netip.Addr {
+	if req == nil {
+		return netip.Addr{}
+	}
+	return parseHost(req.RemoteAddr)
+}
+
+// KeyOf is Key of the request's client address. A RemoteAddr that is no
+// address (never from net/http's server) keys by itself, so such requests do
+// not all share one bucket.
+func KeyOf(req *http.Request) string {
+	if k := Key(Of(req)); k != "" || req == nil {
+		return k
+	}
+	return req.RemoteAddr
+}
+
+// Key is the address a limit counts by: the IPv4 address, or the /64 of an
+// IPv6 address (one customer's allocation, which one host usually holds
+// whole, so an attacker cannot cheaply vary it). "" for the invalid address.
+func Key(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

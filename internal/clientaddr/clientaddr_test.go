@@ -109,3 +109,18 @@ func BenchmarkResolveTrustedChain(b *testing.B) {
 		r.Resolve(req)
 	}
 }
+
+func TestOfAndKey(t *testing.T) {
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "[2001:db8:1:2:3::9]:443"
+	if got := Key(Of(req)); got != "2001:db8:1:2::/64" {
+		t.Errorf("IPv6 key %q", got)
+	}
+	req.RemoteAddr = "[::ffff:198.51.100.7]:1"
+	if got := Key(Of(req)); got != "198.51.100.7" {
+		t.Errorf("mapped IPv4 key %q", got)
+	}
+	if Of(nil).IsValid() || Key(netip.Addr{}) != "" {
+		t.Error("no request must give no address and no key")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -134,18 +135,13 @@ func (s *Service) signupKey(ip string) (throttleKey, bool) {
 func ipBucket(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		if ap, err2 := netip.ParseAddrPort(ip); err2 == nil {
-			a = ap.Addr()
-		} else {
+		ap, err := netip.ParseAddrPort(ip)
+		if err != nil {
 			return ""
 		}
+		a = ap.Addr()
 	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
+	return clientaddr.Key(a)
 }
 
 // attempt is a set of granted reservations, one per key, settled exactly

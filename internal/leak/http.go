@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -175,21 +175,8 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusAccepted, accepted)
 }
 
-// clientKey is the rate-limit key: the peer's IPv4 address, or its IPv6 /64
-// (one host usually holds a whole /64), from r.RemoteAddr as the client-
-// address resolver (internal/clientaddr) set it.
-func clientKey(r *http.Request) string {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
-}
+// clientKey is the rate-limit key of the request's client address.
+func clientKey(r *http.Request) string { return clientaddr.KeyOf(r) }
 
 // limiter is a token bucket per key with bounded memory.
 type limiter struct {

@@ -122,7 +122,7 @@ func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) ht
 				slog.String("request_id", RequestID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", route), slog.Int("status", sw.status),
-				slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
+				slog.Duration("duration", d), slog.String("remote", clientaddr.Of(r).String()),
 			}
 			if peer, ok := clientaddr.Peer(r.Context()); ok {
 				attrs = append(attrs, slog.String("proxy", peer.String()))

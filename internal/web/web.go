@@ -55,8 +55,8 @@ type Config struct {
 	// DisableSignup hides and refuses the public sign-up page (accounts are
 	// then created with `gatehouse user create`).
 	DisableSignup bool
-	// ClientIP returns the client address for throttling (default: the host
-	// of r.RemoteAddr).
+	// ClientIP returns the client address for throttling (default: the
+	// address internal/clientaddr resolved, authn.RemoteIP).
 	ClientIP func(*http.Request) string
 	// AppNames, when set, names the application a sign-in or sign-up was
 	// reached from, so the page can say "Sign in to continue to <app>".
