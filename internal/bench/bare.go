@@ -16,7 +16,7 @@ import (
 // /healthz. ServeBare is a minimal net/http server — no middleware, no
 // store — that parses a form POST and answers a fixed JSON document about
 // the size of a token response. `gatehouse bench` runs it as a child
-// process of the same binary (`gatehouse bench --serve-bare ADDR`), so it
+// process of its own binary (`gatehouse bench --serve-bare ADDR`), so it
 // pays the same process, runtime and loopback costs as the real server.
 
 // barePath is the bare server's one route; any other path answers 404.
@@ -92,7 +92,7 @@ func bareWorkload(base string) workload {
 	}
 }
 
-// runBare starts the bare server as a child of the bench's binary, measures
+// runBare starts the bare server as a child process, measures
 // it, and stops it.
 func runBare(ctx context.Context, o *Options, fx *fixtures) Result {
 	res := Result{Name: "bare", RequestsPerOp: 1}
@@ -100,7 +100,10 @@ func runBare(ctx context.Context, o *Options, fx *fixtures) Result {
 		res.Status, res.Reason = StatusFailed, "bare ceiling: "+err.Error()
 		return res
 	}
-	bin, err := o.binary()
+	// The bench's own executable, not --binary: the bare server is no part
+	// of the Gatehouse under test, so an older binary can be measured
+	// against the same ceiling.
+	bin, err := os.Executable()
 	if err != nil {
 		return fail(err)
 	}

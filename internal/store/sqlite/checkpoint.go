@@ -17,15 +17,21 @@ import (
 //     takes no lock that a writer or reader waits on ("Checkpoint as many
 //     frames as possible without waiting for any database readers or writers
 //     to finish", sqlite.org/c3ref/wal_checkpoint_v2.html).
-//   - TRUNCATE, on the write connection itself, between two commits, once the
+//   - RESTART, on the write connection itself, between two commits, once the
 //     WAL has passed restartPages. PASSIVE alone cannot bound the file: under
 //     constant reads and writes some reader always holds a snapshot inside
-//     the WAL, so it never starts over. TRUNCATE finishes the few frames
+//     the WAL, so it never starts over. RESTART finishes the few frames
 //     PASSIVE has not copied yet and waits for the readers of old frames,
 //     but only for restartWait ("invokes the busy-handler callback"): reads
 //     are short point lookups, and a stuck reader (a long export, a backup)
 //     makes it give up until the next threshold crossing instead of holding
 //     everything up.
+//
+// RESTART rather than TRUNCATE: the next commit rewinds to the start of the
+// file and overwrites blocks already allocated, where a truncated file has
+// to grow again (measured: TRUNCATE cost ~15% of issuance throughput). The
+// file stays near restartPages, and journal_size_limit trims it back if it
+// ever grew past.
 //
 // Running the blocking step on the write connection is the point: a RESTART
 // from the checkpointer's connection takes the WAL write lock while it copies
@@ -49,18 +55,18 @@ type checkpointer struct {
 	once         sync.Once
 
 	// walPages is the WAL size, in pages, the last PASSIVE saw; restarting
-	// keeps one TRUNCATE at a time.
+	// keeps one RESTART at a time.
 	walPages   atomic.Int64
 	restarting atomic.Bool
-	// retryAt (Unix nanoseconds) holds TRUNCATE off after it gave up, with
+	// retryAt (Unix nanoseconds) holds RESTART off after it gave up, with
 	// a doubling delay, so a reader stuck for seconds costs the writers one
 	// short wait now and then rather than one per commit.
 	retryAt atomic.Int64
 	fails   int // guarded by restarting
-	// restarts and gaveUp count TRUNCATE steps that rewound the WAL and
+	// restarts and gaveUp count RESTART steps that rewound the WAL and
 	// those that gave up on a reader (tests and traces read them).
 	restarts, gaveUp atomic.Int64
-	// maxHold is the longest the write connection spent in one TRUNCATE step,
+	// maxHold is the longest the write connection spent in one RESTART step,
 	// in nanoseconds: the longest any writer queued behind a checkpoint.
 	maxHold atomic.Int64
 }
@@ -133,7 +139,7 @@ func (c *checkpointer) afterWrite(ctx context.Context, w *sql.DB) {
 		c.fails = 0
 		return
 	}
-	// A reader descheduled mid-lookup makes TRUNCATE miss now and then:
+	// A reader descheduled mid-lookup makes RESTART miss now and then:
 	// the next two commits retry at once; only a reader still there after
 	// that is taken for stuck, and the retries back off.
 	c.fails++
@@ -142,7 +148,7 @@ func (c *checkpointer) afterWrite(ctx context.Context, w *sql.DB) {
 	}
 }
 
-// truncate rewinds the WAL from the write connection, waiting at most
+// truncate rewinds the WAL (RESTART) from the write connection, waiting at most
 // restartWait for readers of old frames.
 func (c *checkpointer) truncate(ctx context.Context, w *sql.DB) bool {
 	conn, err := w.Conn(ctx)
@@ -167,7 +173,7 @@ func (c *checkpointer) truncate(ctx context.Context, w *sql.DB) bool {
 	// happened: another process's writer may legitimately hold the lock.
 	defer conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds()))
 	var busy, logPages, done int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil || busy != 0 {
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &logPages, &done); err != nil || busy != 0 {
 		// A reader still uses old frames, or another connection holds the
 		// checkpoint lock (a PASSIVE in progress): try again later.
 		c.gaveUp.Add(1)

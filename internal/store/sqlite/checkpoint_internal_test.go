@@ -100,7 +100,7 @@ func (f *walFixture) walSize() int64 {
 
 // TestWALStaysBoundedUnderConstantReads: with automatic checkpoints off and
 // readers never pausing, PASSIVE alone never lets the WAL start over; the
-// write connection's TRUNCATE between commits keeps it near its threshold.
+// write connection's RESTART between commits keeps it near its threshold.
 // The test runs PASSIVE itself every 50 writes rather than on the timer, so
 // how far the WAL grows depends on the code, not on how busy the machine is.
 func TestWALStaysBoundedUnderConstantReads(t *testing.T) {
@@ -126,14 +126,14 @@ func TestWALStaysBoundedUnderConstantReads(t *testing.T) {
 		t.Fatalf("WAL grew to %d bytes despite a %d-page restart threshold", maxWAL, f.ck.restartPages)
 	}
 	if f.ck.restarts.Load() == 0 {
-		t.Fatal("the WAL was never truncated")
+		t.Fatal("the WAL never restarted")
 	}
 }
 
 // TestCheckpointsNeverMakeWritersWaitOnALock: checkpoints must not hold the
 // write lock while they wait for readers. The bound: a writer's BEGIN
 // IMMEDIATE never waits on the lock at all (no other connection takes it),
-// and the TRUNCATE step that occupies the write connection between commits
+// and the RESTART step that occupies the write connection between commits
 // lasts at most restartWait (30 ms) plus copying the frames the last PASSIVE
 // left. Asserted at 1 s, a generous margin for a loaded machine — while a reader
 // holds a snapshot for 2 s, which is what a RESTART from another connection
@@ -174,21 +174,21 @@ func TestCheckpointsNeverMakeWritersWaitOnALock(t *testing.T) {
 			released = true
 		}
 		if i > 200000 {
-			t.Fatal("the WAL was never truncated after the stuck reader left")
+			t.Fatal("the WAL never restarted after the stuck reader left")
 		}
 		maxWait = max(maxWait, f.write(t, payload))
 	}
 	close(stop)
 	wg.Wait()
 	hold := time.Duration(f.ck.maxHold.Load())
-	t.Logf("max BEGIN wait %v, max TRUNCATE hold %v; %d truncations, %d gave up; %d reads", maxWait, hold, f.ck.restarts.Load(), f.ck.gaveUp.Load(), reads.Load())
+	t.Logf("max BEGIN wait %v, max RESTART hold %v; %d restarts, %d gave up; %d reads", maxWait, hold, f.ck.restarts.Load(), f.ck.gaveUp.Load(), reads.Load())
 	if maxWait > bound {
 		t.Errorf("a writer waited %v for the write lock (bound %v)", maxWait, bound)
 	}
 	if hold > bound {
-		t.Errorf("a TRUNCATE held the write connection for %v (bound %v)", hold, bound)
+		t.Errorf("a RESTART held the write connection for %v (bound %v)", hold, bound)
 	}
 	if f.ck.gaveUp.Load() == 0 {
-		t.Error("TRUNCATE never gave up on the stuck reader: the test did not exercise it")
+		t.Error("RESTART never gave up on the stuck reader: the test did not exercise it")
 	}
 }
