@@ -570,6 +570,9 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Public keys: any origin may read them (browser-based relying
+	// parties validate ID tokens too).
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	body, err := json.Marshal(m.JWKS())
 	if err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
