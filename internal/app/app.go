@@ -73,6 +73,7 @@ type App struct {
 	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
+	emailServices                      // outbox and mailer (outgoing email)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -204,6 +205,9 @@ func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
+	if err := a.buildEmail(); err != nil {
+		return err
+	}
 	if err := a.buildAccounts(); err != nil {
 		return err
 	}
@@ -244,6 +248,7 @@ func (a *App) Handler(version string) http.Handler {
 // stamps) until ctx ends.
 func (a *App) RunBackground(ctx context.Context) {
 	a.runTokenFlushers(ctx)
+	a.runOutbox(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

@@ -83,7 +83,7 @@ type session struct {
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error  { x.to = to; return nil }
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error   { x.to = to; return nil }
 func (x *session) Reset()                                      {}
 func (x *session) Logout() error                               { return nil }
 

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse/internal/email"
+	"github.com/gatehouse/gatehouse/internal/outbox"
+)
+
+// emailServices are the durable outbox and the mailer that queues through
+// it (issue 14: outgoing email).
+type emailServices struct {
+	Outbox *outbox.Outbox
+	Mailer *email.Mailer
+}
+
+// buildEmail wires outgoing email: SMTP when smtp_host is set, otherwise
+// .eml files in email_dir (development needs no mail server).
+func (a *App) buildEmail() error {
+	var err error
+	a.Outbox, err = outbox.New(a.Store, a.Now, a.Rand, a.Log, a.Registry, outbox.Options{})
+	if err != nil {
+		return err
+	}
+	c := a.Config.Email
+	var sender email.Sender = email.FileSender{Dir: c.Dir, Log: a.Log}
+	if c.SMTPHost != "" {
+		sender = email.SMTPSender{Host: c.SMTPHost, Port: c.SMTPPort, TLS: c.SMTPTLS, Username: c.SMTPUsername, Password: c.SMTPPassword}
+	}
+	a.Mailer = email.NewMailer(a.Box, a.Outbox, sender, c.From,
+		email.Brand{SiteName: a.Config.SiteName, SupportContact: a.Config.SupportContact, AccentColor: a.Config.AccentColor},
+		a.Now, a.Rand, a.Log)
+	return nil
+}
+
+// runOutbox delivers queued messages until ctx ends (serve only).
+func (a *App) runOutbox(ctx context.Context) { go a.Outbox.Run(ctx) }
