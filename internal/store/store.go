@@ -672,4 +672,8 @@ type EmailVerification interface {
 	SetEmailVerified(ctx context.Context, userID string, at *time.Time) error
 	// EmailVerifiedAt returns the verification time, nil when unverified.
 	EmailVerifiedAt(ctx context.Context, userID string) (*time.Time, error)
+	// ChangeEmail sets the user's address, verified at verifiedAt (the
+	// confirmation link proved it); ErrConflict when another account has
+	// it, ErrNotFound for an unknown user.
+	ChangeEmail(ctx context.Context, userID, email string, verifiedAt time.Time) error
 }

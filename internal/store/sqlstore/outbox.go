@@ -228,3 +228,11 @@ func (s *Store) EmailVerifiedAt(ctx context.Context, userID string) (*time.Time,
 	}
 	return optTime(v), nil
 }
+
+// ChangeEmail implements store.EmailVerification. The unique index on
+// users.email decides between two accounts claiming one address.
+func (s *Store) ChangeEmail(ctx context.Context, userID, email string, verifiedAt time.Time) error {
+	res, err := s.wq.exec(ctx, `UPDATE users SET email = ?, email_verified_at = ?, updated_at = ? WHERE id = ?`,
+		email, ms(verifiedAt), ms(verifiedAt), userID)
+	return affectedOne("change email", res, err)
+}

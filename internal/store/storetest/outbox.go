@@ -207,6 +207,18 @@ func testEmailVerified(t *testing.T, f *fixture) {
 		t.Fatalf("cleared, still verified at %v", at)
 	}
 	wantErr(t, f.s.SetEmailVerified(f.ctx, "ghost", &now), store.ErrNotFound)
+	v := f.user()
+	wantErr(t, f.s.ChangeEmail(f.ctx, u.ID, v.Email, f.now), store.ErrConflict)
+	must(t, f.s.ChangeEmail(f.ctx, u.ID, "changed@example.com", f.at(time.Minute)))
+	got, err := f.s.UserByEmail(f.ctx, "changed@example.com")
+	must(t, err)
+	equal(t, "changed user", got.ID, u.ID)
+	at, err = f.s.EmailVerifiedAt(f.ctx, u.ID)
+	must(t, err)
+	if at == nil || !at.Equal(f.at(time.Minute).Truncate(time.Millisecond)) {
+		t.Fatalf("verified at %v after change", at)
+	}
+	wantErr(t, f.s.ChangeEmail(f.ctx, "ghost", "x@example.com", f.now), store.ErrNotFound)
 	_, err = f.s.EmailVerifiedAt(f.ctx, "ghost")
 	wantErr(t, err, store.ErrNotFound)
 }
