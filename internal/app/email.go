@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/internal/email"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/outbox"
 )
 
@@ -12,6 +13,9 @@ import (
 type emailServices struct {
 	Outbox *outbox.Outbox
 	Mailer *email.Mailer
+	// AccountMail runs verification, reset and address-change links and
+	// the security notices.
+	AccountMail *identity.AccountMail
 }
 
 // buildEmail wires outgoing email: SMTP when smtp_host is set, otherwise
@@ -31,6 +35,13 @@ func (a *App) buildEmail() error {
 		email.Brand{SiteName: a.Config.SiteName, SupportContact: a.Config.SupportContact, AccentColor: a.Config.AccentColor},
 		a.Now, a.Rand, a.Log)
 	return nil
+}
+
+// buildAccountMail builds the email-driven account flows once the identity
+// service exists; links are built under the issuer.
+func (a *App) buildAccountMail() *identity.AccountMail {
+	a.AccountMail = identity.NewAccountMail(a.Identity, a.Store, a.Mailer, a.Config.Issuer)
+	return a.AccountMail
 }
 
 // runOutbox delivers queued messages until ctx ends (serve only).

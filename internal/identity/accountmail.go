@@ -88,7 +88,9 @@ func (a *AccountMail) newLink(path string) (link, hash string, err error) {
 
 // linkHash is the stored form of a link secret: a keyed hash, so a copy of
 // the database yields no working link.
-func (a *AccountMail) linkHash(token string) string { return a.svc.hasher.Hash("account-link:" + token) }
+func (a *AccountMail) linkHash(token string) string {
+	return a.svc.hasher.Hash("account-link:" + token)
+}
 
 // SendVerification mails a verification link for the user's current
 // address, replacing earlier ones.
@@ -319,14 +321,14 @@ func (a *AccountMail) notify(ctx context.Context, tx store.Store, to, event, det
 // RememberDevice records the device a sign-in came from and, when notify
 // is set and the user never signed in from it before, queues a notice.
 // device identifies it (for example the browser family and the client's
-// network); describe is what the notice says about it. Sign-up passes
-// notify=false: an account's first device is no news.
+// network); describe is what the notice says about it. An account's first
+// device is no news, and sign-up passes notify=false.
 func (a *AccountMail) RememberDevice(ctx context.Context, userID, device, describe string, notify bool) error {
 	now := a.svc.time()
 	return a.st.InTx(ctx, func(tx store.Store) error {
-		isNew, err := tx.SeeDevice(ctx, userID, a.svc.hasher.Hash("device:"+device), now)
-		if err != nil || !isNew || !notify {
-			return err
+		isNew, only, err := tx.SeeDevice(ctx, userID, a.svc.hasher.Hash("device:"+device), now)
+		if err != nil || !isNew || only || !notify {
+			return err // an account's first device is no news
 		}
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {

@@ -657,9 +657,11 @@ type AccountTokens interface {
 // KnownDevices remembers where each user has signed in from.
 type KnownDevices interface {
 	// SeeDevice records a sign-in from fingerprint at at and reports whether
-	// the user had never signed in from it before. Of concurrent first
-	// sightings exactly one reports new.
-	SeeDevice(ctx context.Context, userID, fingerprint string, at time.Time) (isNew bool, err error)
+	// the user had never signed in from it before, and whether it is the
+	// only device the user is known to have used (the account's first
+	// sign-in is no news). Of concurrent first sightings exactly one
+	// reports new.
+	SeeDevice(ctx context.Context, userID, fingerprint string, at time.Time) (isNew, only bool, err error)
 }
 
 // ---------------------------------------------------------------- email verification

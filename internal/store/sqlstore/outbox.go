@@ -190,22 +190,30 @@ func (s *Store) DeleteAccountTokens(ctx context.Context, userID, purpose string)
 
 // SeeDevice implements store.KnownDevices. The primary key decides which of
 // concurrent first sightings inserts (and so reports new).
-func (s *Store) SeeDevice(ctx context.Context, userID, fingerprint string, at time.Time) (bool, error) {
+func (s *Store) SeeDevice(ctx context.Context, userID, fingerprint string, at time.Time) (isNew, only bool, err error) {
 	res, err := s.wq.exec(ctx, `INSERT INTO known_devices (user_id, fingerprint, first_seen, last_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, fingerprint) DO NOTHING`, userID, fingerprint, ms(at), ms(at))
 	if err != nil {
-		return false, mapErr("see device", err)
+		return false, false, mapErr("see device", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, mapErr("see device", err)
+		return false, false, mapErr("see device", err)
 	}
 	if n == 1 {
-		return true, nil
+		row, err := s.wq.queryRow(ctx, `SELECT COUNT(*) FROM known_devices WHERE user_id = ?`, userID)
+		if err != nil {
+			return true, false, mapErr("see device", err)
+		}
+		var count int
+		if err := row.Scan(&count); err != nil {
+			return true, false, mapErr("see device", err)
+		}
+		return true, count == 1, nil
 	}
 	_, err = s.wq.exec(ctx, `UPDATE known_devices SET last_seen = ? WHERE user_id = ? AND fingerprint = ? AND last_seen < ?`,
 		ms(at), userID, fingerprint, ms(at))
-	return false, mapErr("see device", err)
+	return false, false, mapErr("see device", err)
 }
 
 // ---------------------------------------------------------------- email verification

@@ -173,16 +173,19 @@ func testAccountTokenConsume(t *testing.T, f *fixture) {
 
 func testKnownDevices(t *testing.T, f *fixture) {
 	u, v := f.user(), f.user()
-	isNew, err := f.s.SeeDevice(f.ctx, u.ID, "fp1", f.now)
+	isNew, only, err := f.s.SeeDevice(f.ctx, u.ID, "fp1", f.now)
 	must(t, err)
-	equal(t, "first sighting", isNew, true)
-	isNew, err = f.s.SeeDevice(f.ctx, u.ID, "fp1", f.at(time.Hour))
+	equal(t, "first sighting", [2]bool{isNew, only}, [2]bool{true, true})
+	isNew, only, err = f.s.SeeDevice(f.ctx, u.ID, "fp1", f.at(time.Hour))
 	must(t, err)
-	equal(t, "second sighting", isNew, false)
-	isNew, err = f.s.SeeDevice(f.ctx, v.ID, "fp1", f.now)
+	equal(t, "second sighting", [2]bool{isNew, only}, [2]bool{false, false})
+	isNew, only, err = f.s.SeeDevice(f.ctx, u.ID, "fp2", f.at(time.Hour))
 	must(t, err)
-	equal(t, "other user", isNew, true)
-	_, err = f.s.SeeDevice(f.ctx, "ghost", "fp1", f.now)
+	equal(t, "second device", [2]bool{isNew, only}, [2]bool{true, false})
+	isNew, only, err = f.s.SeeDevice(f.ctx, v.ID, "fp1", f.now)
+	must(t, err)
+	equal(t, "other user", [2]bool{isNew, only}, [2]bool{true, true})
+	_, _, err = f.s.SeeDevice(f.ctx, "ghost", "fp1", f.now)
 	wantErr(t, err, store.ErrNotFound)
 }
 

@@ -1,0 +1,154 @@
+package app_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/email/emailtest"
+)
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+type browser struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) get(path string) (int, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// post submits a form from the page at from (for its CSRF token).
+func (b *browser) post(from, action string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	_, page := b.get(from)
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("no CSRF token on %s", from)
+	}
+	form.Set("csrf_token", m[1])
+	req, _ := http.NewRequest(http.MethodPost, b.base+action, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), resp.Header.Get("Location")
+}
+
+// pathOf is the path and query of the link, to follow it on the test server.
+func pathOf(t *testing.T, link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.RequestURI()
+}
+
+// TestEmailFlowsOverHTTP signs up, follows the verification link, resets
+// the password through /forgot-password (reused and unknown cases), with
+// the messages received by a real SMTP server.
+func TestEmailFlowsOverHTTP(t *testing.T) {
+	smtp := emailtest.Start(t, "127.0.0.1:0")
+	host, port, _ := net.SplitHostPort(smtp.Addr)
+	a, srv := openPages(t, map[string]string{
+		"GATEHOUSE_SMTP_HOST": host, "GATEHOUSE_SMTP_PORT": port, "GATEHOUSE_SMTP_TLS": "none",
+		"GATEHOUSE_SITE_NAME": "Example Corp",
+	})
+	ctx := t.Context()
+	deliver := func() emailtest.Received {
+		t.Helper()
+		if _, err := a.Outbox.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return smtp.Next(t)
+	}
+	b := newBrowser(t, srv.URL)
+	code, _, loc := b.post("/signup", "/signup", url.Values{"email": {"ann@example.com"}, "password": {"vivid otter anchors the lamp"}, "password_confirm": {"vivid otter anchors the lamp"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("signup: %d → %s", code, loc)
+	}
+	u, err := a.Identity.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := deliver()
+	if verify.To != "ann@example.com" || !strings.Contains(verify.Subject, "Example Corp") {
+		t.Fatalf("verification mail %q to %q", verify.Subject, verify.To)
+	}
+	link := pathOf(t, verify.Links()[0])
+	// Following the link (a GET, as a mail scanner would) changes nothing.
+	if code, _ := b.get(link); code != http.StatusOK {
+		t.Fatalf("GET verify link: %d", code)
+	}
+	if ok, _ := a.Identity.EmailVerified(ctx, u.ID); ok {
+		t.Fatal("a GET of the link verified the address")
+	}
+	token := strings.TrimPrefix(link, "/verify-email?token=")
+	tok, _ := url.QueryUnescape(token)
+	if code, _, _ := b.post(link, "/verify-email", url.Values{"token": {tok}}); code != http.StatusOK {
+		t.Fatalf("POST verify: %d", code)
+	}
+	if ok, _ := a.Identity.EmailVerified(ctx, u.ID); !ok {
+		t.Fatal("address not verified after the link")
+	}
+	if code, _, _ := b.post(link, "/verify-email", url.Values{"token": {tok}}); code != http.StatusGone {
+		t.Fatalf("reused verify link: %d, want 410", code)
+	}
+
+	// Reset: known and unknown addresses get the same answer.
+	anon := newBrowser(t, srv.URL)
+	k1, known, _ := anon.post("/forgot-password", "/forgot-password", url.Values{"email": {"ann@example.com"}})
+	k2, unknown, _ := anon.post("/forgot-password", "/forgot-password", url.Values{"email": {"nobody@example.com"}})
+	if k1 != k2 || known != unknown {
+		t.Fatalf("known and unknown addresses answered differently: %d vs %d", k1, k2)
+	}
+	reset := deliver()
+	if reset.To != "ann@example.com" {
+		t.Fatalf("reset mail to %q", reset.To)
+	}
+	link = pathOf(t, reset.Links()[0])
+	tok, _ = url.QueryUnescape(strings.TrimPrefix(link, "/reset-password?token="))
+	form := url.Values{"token": {tok}, "password": {"a new and long passphrase"}, "password_confirm": {"a new and long passphrase"}}
+	code, _, loc = anon.post(link, "/reset-password", form)
+	if code != http.StatusSeeOther || loc != "/login?msg=password_reset" {
+		t.Fatalf("reset: %d → %q", code, loc)
+	}
+	if code, _, _ := anon.post(link, "/reset-password", form); code != http.StatusGone {
+		t.Fatalf("reused reset link: %d, want 410", code)
+	}
+	// The browser signed in before the reset is signed out.
+	if code, _ := b.get("/account"); code != http.StatusSeeOther {
+		t.Fatalf("old session after reset: %d", code)
+	}
+	notice := deliver()
+	if !strings.Contains(notice.Text, "password of your account was reset") {
+		t.Fatalf("notice %q", notice.Text)
+	}
+	// Nothing else was sent (in particular nothing for nobody@example.com).
+	if n, _ := a.Outbox.RunOnce(ctx); n != 0 || !smtp.None() {
+		t.Fatalf("%d more messages queued", n)
+	}
+}
