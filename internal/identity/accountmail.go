@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/email"
@@ -308,6 +309,17 @@ func (a *AccountMail) Notify(ctx context.Context, userID, event, detail string) 
 		}
 		return a.notify(ctx, tx, u.Email, event, detail)
 	})
+}
+
+// PATCreated queues the notice of a new personal access token, in the
+// transaction that created it (pat.Config.Created).
+func (a *AccountMail) PATCreated(ctx context.Context, tx store.Store, p *store.PAT) error {
+	u, err := tx.UserByID(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	return a.notify(ctx, tx, u.Email, "A personal access token (\""+p.Description+"\") was created for your account.",
+		"Scopes: "+strings.Join(p.Scopes, " ")+".")
 }
 
 func (a *AccountMail) notify(ctx context.Context, tx store.Store, to, event, detail string) error {

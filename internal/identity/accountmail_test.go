@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/identity/identitytest"
 	"github.com/gatehouse/gatehouse/internal/outbox"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 type mailEnv struct {
@@ -222,6 +223,25 @@ func TestNewDeviceNotice(t *testing.T) {
 	}
 	m := e.deliver(t)
 	if !strings.Contains(m.Text, "New sign-in") || !strings.Contains(m.Text, "Chrome from 198.51.100.9") {
+		t.Fatalf("notice %q", m.Text)
+	}
+}
+
+func TestPATCreatedNotice(t *testing.T) {
+	e := newMailEnv(t)
+	ctx := t.Context()
+	u := e.CreateUser(t, "ann@example.com", "correct horse battery staple")
+	p := &store.PAT{ID: "p1", UserID: u.ID, Description: "deploy script", Hash: "h", Scopes: []string{"profile"}, CreatedAt: e.Clock.Now()}
+	if err := e.Store.InTx(ctx, func(tx store.Store) error {
+		if err := tx.CreatePAT(ctx, p); err != nil {
+			return err
+		}
+		return e.flow.PATCreated(ctx, tx, p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.deliver(t)
+	if !strings.Contains(m.Text, `("deploy script") was created`) || !strings.Contains(m.Text, "Scopes: profile") {
 		t.Fatalf("notice %q", m.Text)
 	}
 }
