@@ -457,6 +457,10 @@ type accountData struct {
 	Sessions          []sessionView
 	RecoveryCodesLeft int
 	FieldErrors       map[string]string
+	// EmailVerified: the address was confirmed by a link (or by the
+	// operator); MailEnabled: links can be sent from here.
+	EmailVerified bool
+	MailEnabled   bool
 }
 
 // requireUserPost is RequireUser for form posts: without a session the
@@ -498,6 +502,11 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 			d.Sessions = append(d.Sessions, v)
 		}
 	}
+	if d.EmailVerified, err = h.id.EmailVerified(r.Context(), u.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	d.MailEnabled = h.cfg.Mail != nil
 	if u.TOTPEnabled {
 		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {
 			h.serverError(w, r, err)
