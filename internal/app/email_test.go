@@ -152,3 +152,47 @@ func TestEmailFlowsOverHTTP(t *testing.T) {
 		t.Fatalf("%d more messages queued", n)
 	}
 }
+
+// TestEmailChangeOverHTTP: /account/email sends a confirmation link to the
+// new address and a notice to the old one; the link changes the address.
+func TestEmailChangeOverHTTP(t *testing.T) {
+	smtp := emailtest.Start(t, "127.0.0.1:0")
+	host, port, _ := net.SplitHostPort(smtp.Addr)
+	a, srv := openPages(t, map[string]string{"GATEHOUSE_SMTP_HOST": host, "GATEHOUSE_SMTP_PORT": port, "GATEHOUSE_SMTP_TLS": "none"})
+	ctx := t.Context()
+	const pw = "vivid otter anchors the lamp"
+	b := newBrowser(t, srv.URL)
+	if code, _, _ := b.post("/signup", "/signup", url.Values{"email": {"ann@example.com"}, "password": {pw}, "password_confirm": {pw}}); code != http.StatusSeeOther {
+		t.Fatalf("signup: %d", code)
+	}
+	if _, err := a.Outbox.RunOnce(ctx); err != nil { // the verification link
+		t.Fatal(err)
+	}
+	smtp.Next(t)
+	code, body, _ := b.post("/account/email", "/account/email", url.Values{"email": {"ann.new@example.com"}, "current_password": {pw}})
+	if code != http.StatusOK || !strings.Contains(body, "ann.new@example.com") {
+		t.Fatalf("request change: %d", code)
+	}
+	if _, err := a.Outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]emailtest.Received{}
+	for range 2 {
+		m := smtp.Next(t)
+		got[m.To] = m
+	}
+	if !strings.Contains(got["ann@example.com"].Text, "ann.new@example.com") {
+		t.Fatalf("no notice to the old address: %v", got)
+	}
+	link := pathOf(t, got["ann.new@example.com"].Links()[0])
+	tok, _ := url.QueryUnescape(strings.TrimPrefix(link, "/confirm-email?token="))
+	if code, _, _ := b.post(link, "/confirm-email", url.Values{"token": {tok}}); code != http.StatusOK {
+		t.Fatalf("confirm: %d", code)
+	}
+	if code, _, _ := b.post(link, "/confirm-email", url.Values{"token": {tok}}); code != http.StatusGone {
+		t.Fatalf("reused confirm link: %d, want 410", code)
+	}
+	if _, err := a.Identity.UserByEmail(ctx, "ann.new@example.com"); err != nil {
+		t.Fatalf("address not changed: %v", err)
+	}
+}
