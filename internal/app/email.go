@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/email"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -44,5 +45,27 @@ func (a *App) buildAccountMail() *identity.AccountMail {
 	return a.AccountMail
 }
 
-// runOutbox delivers queued messages until ctx ends (serve only).
-func (a *App) runOutbox(ctx context.Context) { go a.Outbox.Run(ctx) }
+// runOutbox delivers queued messages until ctx ends (serve only), and
+// hourly forgets finished messages (kept a week for inspection) and
+// expired account links.
+func (a *App) runOutbox(ctx context.Context) {
+	go a.Outbox.Run(ctx)
+	go func() {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				now := a.Now()
+				if _, err := a.Store.DeleteFinishedOutbox(ctx, now.Add(-7*24*time.Hour)); err != nil && ctx.Err() == nil {
+					a.Log.Warn("housekeeping: outbox", "err", err)
+				}
+				if _, err := a.Store.DeleteExpiredAccountTokens(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+					a.Log.Warn("housekeeping: account links", "err", err)
+				}
+			}
+		}
+	}()
+}

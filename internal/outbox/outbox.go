@@ -200,7 +200,9 @@ func (o *Outbox) deliver(ctx context.Context, m store.OutboxMessage) {
 	if !ok {
 		err = Permanent(fmt.Errorf("no handler for topic %q", m.Topic))
 	} else {
-		hctx, cancel := context.WithTimeout(ctx, o.opts.Lease)
+		// Half the lease: the outcome must be recorded while the lease
+		// still holds, or another worker may deliver the message again.
+		hctx, cancel := context.WithTimeout(ctx, o.opts.Lease/2)
 		err = safeCall(hctx, h, m.Payload)
 		cancel()
 	}

@@ -614,6 +614,9 @@ type Outbox interface {
 	FailOutbox(ctx context.Context, id, owner string, at time.Time, lastErr string) error
 	// OutboxByID returns one message in whatever state it is.
 	OutboxByID(ctx context.Context, id string) (*OutboxMessage, error)
+	// DeleteFinishedOutbox forgets messages delivered or failed before
+	// before; pending ones stay whatever their age.
+	DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ---------------------------------------------------------------- account tokens
@@ -650,6 +653,8 @@ type AccountTokens interface {
 	// DeleteAccountTokens forgets the user's unused tokens of purpose (a new
 	// link replaces the old ones; a password reset voids every reset link).
 	DeleteAccountTokens(ctx context.Context, userID, purpose string) (int64, error)
+	// DeleteExpiredAccountTokens forgets tokens that expired before before.
+	DeleteExpiredAccountTokens(ctx context.Context, before time.Time) (int64, error)
 }
 
 // ---------------------------------------------------------------- known devices

@@ -244,3 +244,14 @@ func (s *Store) ChangeEmail(ctx context.Context, userID, email string, verifiedA
 		email, ms(verifiedAt), ms(verifiedAt), userID)
 	return affectedOne("change email", res, err)
 }
+
+// DeleteFinishedOutbox implements store.Outbox.
+func (s *Store) DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64, error) {
+	return s.deleteCount(ctx, "delete finished outbox",
+		`DELETE FROM outbox WHERE (done_at IS NOT NULL AND done_at < ?) OR (failed_at IS NOT NULL AND failed_at < ?)`, ms(before), ms(before))
+}
+
+// DeleteExpiredAccountTokens implements store.AccountTokens.
+func (s *Store) DeleteExpiredAccountTokens(ctx context.Context, before time.Time) (int64, error) {
+	return s.deleteCount(ctx, "delete expired account tokens", `DELETE FROM account_tokens WHERE expires_at < ?`, ms(before))
+}

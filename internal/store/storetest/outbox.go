@@ -17,6 +17,7 @@ func emailCases() []testCase {
 		{"outbox/claim_lifecycle", testOutboxLifecycle},
 		{"outbox/retry_fail_lease", testOutboxRetryFailLease},
 		{"outbox/enqueue_in_tx", testOutboxEnqueueInTx},
+		{"outbox/housekeeping", testOutboxHousekeeping},
 		{"account_tokens/consume", testAccountTokenConsume},
 		{"known_devices/see", testKnownDevices},
 		{"users/email_verified", testEmailVerified},
@@ -277,4 +278,30 @@ func testRaceConsumeAccountToken(t *testing.T, f *fixture) {
 	if ok, used := tally(t, errs, store.ErrAlreadyUsed); ok != 1 || used != raceN-1 {
 		t.Fatalf("%d successes and %d ErrAlreadyUsed; want 1 and %d", ok, used, raceN-1)
 	}
+}
+
+func testOutboxHousekeeping(t *testing.T, f *fixture) {
+	done, failed, pending := f.outboxMsg("email", f.now), f.outboxMsg("email", f.now), f.outboxMsg("email", f.at(time.Hour))
+	got, err := f.s.ClaimOutbox(f.ctx, "w", f.now, f.at(time.Minute), 10)
+	must(t, err)
+	equal(t, "claimed", len(got), 2)
+	must(t, f.s.CompleteOutbox(f.ctx, done.ID, "w", f.now))
+	must(t, f.s.FailOutbox(f.ctx, failed.ID, "w", f.now, "x"))
+	n, err := f.s.DeleteFinishedOutbox(f.ctx, f.now)
+	must(t, err)
+	equal(t, "deleted at the boundary", n, int64(0))
+	n, err = f.s.DeleteFinishedOutbox(f.ctx, f.at(24*time.Hour))
+	must(t, err)
+	equal(t, "deleted", n, int64(2))
+	_, err = f.s.OutboxByID(f.ctx, pending.ID)
+	must(t, err)
+
+	u := f.user()
+	must(t, f.s.CreateAccountToken(f.ctx, &store.AccountToken{Hash: "old", Purpose: store.AccountTokenReset, UserID: u.ID, CreatedAt: f.now, ExpiresAt: f.now}))
+	must(t, f.s.CreateAccountToken(f.ctx, &store.AccountToken{Hash: "new", Purpose: store.AccountTokenReset, UserID: u.ID, CreatedAt: f.now, ExpiresAt: f.at(time.Hour)}))
+	n, err = f.s.DeleteExpiredAccountTokens(f.ctx, f.at(time.Minute))
+	must(t, err)
+	equal(t, "expired tokens deleted", n, int64(1))
+	_, err = f.s.ConsumeAccountToken(f.ctx, "new", store.AccountTokenReset, f.now)
+	must(t, err)
 }
