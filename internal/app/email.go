@@ -41,7 +41,7 @@ func (a *App) buildEmail() error {
 // buildAccountMail builds the email-driven account flows once the identity
 // service exists; links are built under the issuer.
 func (a *App) buildAccountMail() *identity.AccountMail {
-	a.AccountMail = identity.NewAccountMail(a.Identity, a.Store, a.Mailer, a.Config.Issuer)
+	a.AccountMail = identity.NewAccountMail(a.Identity, a.Store, a.Mailer, a.Outbox, a.Config.Issuer)
 	return a.AccountMail
 }
 

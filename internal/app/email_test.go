@@ -80,8 +80,13 @@ func TestEmailFlowsOverHTTP(t *testing.T) {
 	ctx := t.Context()
 	deliver := func() emailtest.Received {
 		t.Helper()
-		if _, err := a.Outbox.RunOnce(ctx); err != nil {
-			t.Fatal(err)
+		for range 3 { // a reset request takes two rounds
+			if !smtp.None() {
+				break
+			}
+			if _, err := a.Outbox.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return smtp.Next(t)
 	}
@@ -148,8 +153,11 @@ func TestEmailFlowsOverHTTP(t *testing.T) {
 		t.Fatalf("notice %q", notice.Text)
 	}
 	// Nothing else was sent (in particular nothing for nobody@example.com).
-	if n, _ := a.Outbox.RunOnce(ctx); n != 0 || !smtp.None() {
-		t.Fatalf("%d more messages queued", n)
+	for range 2 {
+		a.Outbox.RunOnce(ctx)
+	}
+	if !smtp.None() {
+		t.Fatal("more messages were sent")
 	}
 }
 

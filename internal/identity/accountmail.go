@@ -48,13 +48,17 @@ type AccountMail struct {
 	svc     *Service
 	st      store.Store
 	mail    Mailer
+	queue   Queue
 	baseURL string // the issuer, links are built under it
 }
 
-// NewAccountMail builds the flows. baseURL is the public base URL (the
-// issuer) under which the pages live.
-func NewAccountMail(svc *Service, st store.Store, mail Mailer, baseURL string) *AccountMail {
-	return &AccountMail{svc: svc, st: st, mail: mail, baseURL: baseURL}
+// NewAccountMail builds the flows and registers the reset-request handler
+// on queue. baseURL is the public base URL (the issuer) under which the
+// pages live.
+func NewAccountMail(svc *Service, st store.Store, mail Mailer, queue Queue, baseURL string) *AccountMail {
+	a := &AccountMail{svc: svc, st: st, mail: mail, queue: queue, baseURL: baseURL}
+	queue.Handle(ResetRequestTopic, a.handleResetRequest)
+	return a
 }
 
 // EmailVerified reports whether the user proved they receive mail at their
@@ -139,22 +143,54 @@ func (a *AccountMail) VerifyEmail(ctx context.Context, token string) error {
 	})
 }
 
-// RequestPasswordReset mails a reset link to the account with this address.
-// It never tells whether the address has an account: for an unknown or
-// disabled account, or an invalid address, it returns nil after comparable
-// work (the same token generation and hashing), and the caller shows the
-// same page. Sending happens later, from the outbox.
+// ResetRequestTopic is the outbox topic of password reset requests.
+const ResetRequestTopic = "reset_request"
+
+// Queue is the durable queue requests are deferred through
+// (outbox.Outbox implements it).
+type Queue interface {
+	Enqueue(ctx context.Context, tx store.Store, topic, payload string) (string, error)
+	Handle(topic string, h func(ctx context.Context, payload string) error)
+}
+
+// RequestPasswordReset asks for a reset link to be mailed to the account
+// with this address. It never tells whether the address has an account:
+// the request path only queues the (sealed) address, the same single
+// insert whatever the address, so the answer and its timing are the same;
+// the outbox worker then looks the account up and, for an active account,
+// creates the link and queues the message (handleResetRequest).
 func (a *AccountMail) RequestPasswordReset(ctx context.Context, address string) error {
-	link, hash, err := a.newLink("/reset-password")
+	sealed, err := a.svc.box.Seal([]byte(address), resetRequestContext)
 	if err != nil {
 		return err
 	}
+	_, err = a.queue.Enqueue(ctx, a.st, ResetRequestTopic, sealed)
+	return err
+}
+
+const resetRequestContext = "outbox:" + ResetRequestTopic
+
+func (a *AccountMail) handleResetRequest(ctx context.Context, payload string) error {
+	raw, err := a.svc.box.Open(payload, resetRequestContext)
+	if err != nil {
+		return fmt.Errorf("identity: reset request payload: %w", err)
+	}
+	return a.sendReset(ctx, string(raw))
+}
+
+// sendReset creates a reset link for the active account with this address
+// and queues the message; nothing for an unknown or disabled account.
+func (a *AccountMail) sendReset(ctx context.Context, address string) error {
 	normalized, err := NormalizeEmail(address)
 	if err != nil {
 		return nil
 	}
+	link, hash, err := a.newLink("/reset-password")
+	if err != nil {
+		return err
+	}
 	now := a.svc.time()
-	err = a.st.InTx(ctx, func(tx store.Store) error {
+	return a.st.InTx(ctx, func(tx store.Store) error {
 		u, err := tx.UserByEmail(ctx, normalized)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -171,7 +207,6 @@ func (a *AccountMail) RequestPasswordReset(ctx context.Context, address string) 
 		}
 		return a.mail.Send(ctx, tx, email.KindReset, u.Email, map[string]any{"Link": link, "Minutes": int(ResetLinkTTL / time.Minute)})
 	})
-	return err
 }
 
 // SendPasswordReset mails a reset link to a known user (the operator's
@@ -184,7 +219,7 @@ func (a *AccountMail) SendPasswordReset(ctx context.Context, userID string) erro
 	if u.Disabled {
 		return errors.New("identity: the account is disabled")
 	}
-	return a.RequestPasswordReset(ctx, u.Email)
+	return a.sendReset(ctx, u.Email)
 }
 
 // ResetPassword sets a new password through a reset link. The new password

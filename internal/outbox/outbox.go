@@ -33,7 +33,7 @@ import (
 
 // Handler delivers one message's payload. An error means "try again later";
 // wrap it with Permanent to give up at once.
-type Handler func(ctx context.Context, payload string) error
+type Handler = func(ctx context.Context, payload string) error
 
 // permanentError marks a failure that retrying cannot fix.
 type permanentError struct{ err error }
