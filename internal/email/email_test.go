@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -199,5 +201,38 @@ func TestRenderEscapesHTML(t *testing.T) {
 	}
 	if _, err := e.mailer.Render("nope", "x@example.com", nil); err == nil {
 		t.Fatal("unknown template rendered")
+	}
+}
+
+// TestSMTPTLSModes: STARTTLS and implicit TLS, with the server's certificate
+// verified and AUTH PLAIN.
+func TestSMTPTLSModes(t *testing.T) {
+	for _, mode := range []string{emailtest.STARTTLS, emailtest.Implicit} {
+		t.Run(mode, func(t *testing.T) {
+			srv := emailtest.StartTLS(t, mode, "mailer", "s3cret")
+			s := smtpSender(srv.Addr)
+			s.TLS = mode
+			s.Username, s.Password = "mailer", "s3cret"
+			s.TLSConfig = &tls.Config{RootCAs: srv.RootCAs, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+			m := email.Message{ID: "m1", To: "ann@example.com", Subject: "Hi", Text: "hello"}
+			if err := s.Send(t.Context(), "no-reply@acme.test", m, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			got := srv.Next(t)
+			if got.AuthUser != "mailer" || got.Text != "hello" {
+				t.Fatalf("received %+v", got)
+			}
+			// Without the CA the certificate is refused, before any password is sent.
+			s.TLSConfig = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+			if err := s.Send(t.Context(), "no-reply@acme.test", m, time.Now()); err == nil {
+				t.Fatal("an untrusted certificate was accepted")
+			}
+			// A wrong password is a permanent refusal (5xx).
+			s.TLSConfig = &tls.Config{RootCAs: srv.RootCAs, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+			s.Password = "wrong"
+			if err := s.Send(t.Context(), "no-reply@acme.test", m, time.Now()); !errors.Is(err, email.ErrRejected) {
+				t.Fatalf("wrong password: %v, want ErrRejected", err)
+			}
+		})
 	}
 }

@@ -4,8 +4,16 @@ package emailtest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"errors"
 	"io"
+	"log"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -16,11 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
 // Received is one message the server accepted.
 type Received struct {
+	AuthUser string // the SMTP AUTH user name, "" without AUTH
 	From, To string
 	Subject  string
 	Text     string // the text/plain part, decoded
@@ -36,8 +46,72 @@ func (r Received) Links() []string { return linkRE.FindAllString(r.Text, -1) }
 // Server is a running SMTP server.
 type Server struct {
 	Addr string // host:port
-	srv  *smtp.Server
-	ch   chan Received
+	// RootCAs trusts the server's certificate (TLS servers only).
+	RootCAs  *x509.CertPool
+	srv      *smtp.Server
+	ch       chan Received
+	user, pw string // AUTH PLAIN credentials; "" = no AUTH offered
+}
+
+// TLS modes of StartTLS.
+const (
+	STARTTLS = "starttls" // plain connection upgraded by STARTTLS
+	Implicit = "implicit" // TLS from the first byte (port 465 style)
+)
+
+// StartTLS is Start with a self-signed certificate for 127.0.0.1 and AUTH
+// PLAIN with user and password.
+func StartTLS(t testing.TB, mode, user, password string) *Server {
+	t.Helper()
+	cert, pool := selfSigned(t)
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	var l net.Listener
+	var err error
+	if mode == Implicit {
+		l, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
+	} else {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: l.Addr().String(), RootCAs: pool, ch: make(chan Received, 100), user: user, pw: password}
+	s.srv = smtp.NewServer(backend{s})
+	s.srv.Domain = "localhost"
+	s.srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests do
+	s.srv.ReadTimeout = time.Minute
+	s.srv.WriteTimeout = time.Minute
+	if mode != Implicit {
+		s.srv.TLSConfig = cfg // advertises STARTTLS
+	}
+	go s.srv.Serve(l)
+	t.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 // Start listens on addr ("127.0.0.1:0" for any free port) until the test ends.
@@ -50,6 +124,7 @@ func Start(t testing.TB, addr string) *Server {
 	s := &Server{Addr: l.Addr().String(), ch: make(chan Received, 100)}
 	s.srv = smtp.NewServer(backend{s})
 	s.srv.Domain = "localhost"
+	s.srv.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests do
 	s.srv.AllowInsecureAuth = true
 	s.srv.ReadTimeout = time.Minute
 	s.srv.WriteTimeout = time.Minute
@@ -78,8 +153,28 @@ type backend struct{ s *Server }
 func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
 
 type session struct {
-	s        *Server
-	from, to string
+	s              *Server
+	from, to, user string
+}
+
+// AuthMechanisms implements smtp.AuthSession: PLAIN when the server has
+// credentials.
+func (x *session) AuthMechanisms() []string {
+	if x.s.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+// Auth implements smtp.AuthSession.
+func (x *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pw string) error {
+		if user != x.s.user || pw != x.s.pw {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "invalid credentials"}
+		}
+		x.user = user
+		return nil
+	}), nil
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error { x.from = from; return nil }
@@ -96,7 +191,10 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	rec.From, rec.To = x.from, x.to
+	if x.s.user != "" && x.user == "" {
+		return errors.New("authentication required")
+	}
+	rec.From, rec.To, rec.AuthUser = x.from, x.to, x.user
 	x.s.ch <- rec
 	return nil
 }
