@@ -204,3 +204,62 @@ func TestEmailChangeOverHTTP(t *testing.T) {
 		t.Fatalf("address not changed: %v", err)
 	}
 }
+
+// TestSecurityNoticesOverHTTP: a sign-in from a new browser and a password
+// change are told to the account's address; the sign-up's own browser is not.
+func TestSecurityNoticesOverHTTP(t *testing.T) {
+	smtp := emailtest.Start(t, "127.0.0.1:0")
+	host, port, _ := net.SplitHostPort(smtp.Addr)
+	a, srv := openPages(t, map[string]string{"GATEHOUSE_SMTP_HOST": host, "GATEHOUSE_SMTP_PORT": port, "GATEHOUSE_SMTP_TLS": "none"})
+	ctx := t.Context()
+	const pw = "vivid otter anchors the lamp"
+	b := newBrowser(t, srv.URL)
+	if code, _, _ := b.post("/signup", "/signup", url.Values{"email": {"ann@example.com"}, "password": {pw}, "password_confirm": {pw}}); code != http.StatusSeeOther {
+		t.Fatalf("signup: %d", code)
+	}
+	next := func() emailtest.Received {
+		t.Helper()
+		if smtp.None() {
+			if _, err := a.Outbox.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return smtp.Next(t)
+	}
+	if m := next(); !strings.Contains(m.Subject, "Confirm your email") {
+		t.Fatalf("first message %q, want the verification link only", m.Subject)
+	}
+	// Another browser (another User-Agent) signs in: news.
+	other := newBrowser(t, srv.URL)
+	other.c.Transport = uaTransport{"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"}
+	if code, _, _ := other.post("/login", "/login", url.Values{"email": {"ann@example.com"}, "password": {pw}}); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	if m := next(); !strings.Contains(m.Text, "New sign-in") || !strings.Contains(m.Text, "Firefox") {
+		t.Fatalf("new-device notice %q", m.Text)
+	}
+	// The same browser and address again: no news.
+	again := newBrowser(t, srv.URL)
+	again.c.Transport = other.c.Transport
+	if code, _, _ := again.post("/login", "/login", url.Values{"email": {"ann@example.com"}, "password": {pw}}); code != http.StatusSeeOther {
+		t.Fatalf("login again: %d", code)
+	}
+	const pw2 = "another long passphrase here"
+	if code, _, _ := other.post("/account", "/account/password", url.Values{"current_password": {pw}, "new_password": {pw2}, "new_password_confirm": {pw2}}); code != http.StatusSeeOther {
+		t.Fatalf("change password: %d", code)
+	}
+	if m := next(); !strings.Contains(m.Text, "password of your account was changed") {
+		t.Fatalf("password notice %q", m.Text)
+	}
+	if _, err := a.Outbox.RunOnce(ctx); err != nil || !smtp.None() {
+		t.Fatalf("unexpected further messages (%v)", err)
+	}
+}
+
+type uaTransport struct{ ua string }
+
+func (u uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return http.DefaultTransport.RoundTrip(r)
+}
