@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
 	"path/filepath"
 	"strconv"
@@ -63,7 +64,9 @@ func (c *Config) deriveEmail() {
 		if i := strings.IndexAny(host, ":/"); i >= 0 {
 			host = host[:i]
 		}
-		if host == "" || !strings.Contains(host, ".") {
+		// An address needs a domain: a bare IP (the development issuer)
+		// or a single label is no place to reply to.
+		if host == "" || !strings.Contains(host, ".") || net.ParseIP(host) != nil {
 			host = "localhost.localdomain"
 		}
 		c.Email.From = (&mail.Address{Name: c.SiteName, Address: "no-reply@" + host}).String()
