@@ -75,6 +75,7 @@ type App struct {
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
 	Keys          *keys.Manager        // JWT signing keys and the JWKS (nil for the migrate command)
+	emailServices                      // outbox and mailer (outgoing email)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -212,6 +213,9 @@ func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
+	if err := a.buildEmail(); err != nil {
+		return err
+	}
 	if err := a.buildAccounts(); err != nil {
 		return err
 	}
@@ -233,6 +237,7 @@ func (a *App) Handler(version string) http.Handler {
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
 		a.oauthArea(), a.Gateway, jwksArea{a.Keys},
+		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)
 	// Validated with the configuration, so these cannot fail here.
@@ -255,6 +260,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	if a.Keys != nil {
 		go a.Keys.Run(ctx)
 	}
+	a.runOutbox(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

@@ -21,13 +21,15 @@ const signInFailed = "Sign-in failed. Check your email address and password and 
 // notices are the fixed messages a redirect can ask for with ?msg=… (never
 // free text from the URL).
 var notices = map[string]string{
-	"welcome":          "Your account is ready, and you are signed in.",
-	"account_exists":   "This email address already has an account. Sign in with its password to continue.",
-	"signed_out":       "You have signed out.",
-	"password_changed": "Your password was changed. All your other sessions were ended.",
-	"2fa_off":          "Two-factor authentication is now off.",
-	"session_ended":    "The session was ended.",
-	"sessions_ended":   "All your other sessions were ended.",
+	"welcome":           "Your account is ready, and you are signed in.",
+	"account_exists":    "This email address already has an account. Sign in with its password to continue.",
+	"signed_out":        "You have signed out.",
+	"password_changed":  "Your password was changed. All your other sessions were ended.",
+	"2fa_off":           "Two-factor authentication is now off.",
+	"session_ended":     "The session was ended.",
+	"password_reset":    "Your password was changed and every session ended. Sign in with the new password.",
+	"verification_sent": "A confirmation link is on its way to your email address.",
+	"sessions_ended":    "All your other sessions were ended.",
 }
 
 func (h *Handler) clientIP(r *http.Request) string { return h.cfg.ClientIP(r) }
@@ -230,6 +232,7 @@ func (h *Handler) replaceSession(w http.ResponseWriter, r *http.Request, userID,
 		h.clearPendingCookie(w)
 	}
 	h.setSessionCookie(w, cookie, sess.ExpiresAt)
+	h.signedIn(r, sess.UserID)
 	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 }
 
@@ -360,6 +363,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		// A new account is signed straight in and goes on to where the
 		// person was headed (the app that sent them, or the account page).
+		h.signedUp(r, u.ID)
 		h.replaceSession(w, r, u.ID, returnToOr(rt, "/account?msg=welcome"), nil)
 		return
 	case errors.Is(err, identity.ErrEmailTaken):
@@ -453,6 +457,10 @@ type accountData struct {
 	Sessions          []sessionView
 	RecoveryCodesLeft int
 	FieldErrors       map[string]string
+	// EmailVerified: the address was confirmed by a link (or by the
+	// operator); MailEnabled: links can be sent from here.
+	EmailVerified bool
+	MailEnabled   bool
 }
 
 // requireUserPost is RequireUser for form posts: without a session the
@@ -494,6 +502,11 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 			d.Sessions = append(d.Sessions, v)
 		}
 	}
+	if d.EmailVerified, err = h.id.EmailVerified(r.Context(), u.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	d.MailEnabled = h.cfg.Mail != nil
 	if u.TOTPEnabled {
 		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {
 			h.serverError(w, r, err)
@@ -545,6 +558,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "current_password")
 		return
 	}
+	h.securityNotice(r, u.ID, "The password of your account was changed.")
 	// Every session ended with the change; this browser gets a fresh one.
 	cookie, ns, err := h.id.StartSession(r.Context(), u.ID, false, r.UserAgent(), h.clientIP(r))
 	if err != nil {
@@ -650,6 +664,7 @@ func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "disable_password")
 		return
 	}
+	h.securityNotice(r, u.ID, "Two-factor authentication was turned off for your account.")
 	http.Redirect(w, r, "/account?msg=2fa_off", http.StatusSeeOther)
 }
 

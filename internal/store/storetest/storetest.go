@@ -52,6 +52,10 @@ type testCase struct {
 
 // cases lists the suite. Grouped by aggregate; races last.
 func cases() []testCase {
+	return append(coreCases(), emailCases()...)
+}
+
+func coreCases() []testCase {
 	return []testCase{
 		{"users/create_get", testUserCreateGet},
 		{"users/conflict", testUserConflict},
