@@ -54,6 +54,7 @@ type Store interface {
 	PATs
 	APIKeys
 	Meta
+	OIDC
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when

@@ -126,6 +126,8 @@ func cases() []testCase {
 		{"tx/touch_sorted_batch", testTxTouchLarge},
 		{"meta/init_once", testMetaInitOnce},
 
+		{"oidc/sign_in", testSignIn},
+		{"oidc/client", testClientOIDC},
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
 		{"race/totp_step", testRaceTOTPStep},
