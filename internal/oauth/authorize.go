@@ -31,6 +31,10 @@ const (
 	PromptNone    = "none"
 	PromptLogin   = "login"
 	PromptConsent = "consent"
+	// PromptSelectAccount: "The Authorization Server SHOULD prompt the
+	// End-User to select a user account." Gatehouse shows the sign-in page,
+	// where another account can be signed in.
+	PromptSelectAccount = "select_account"
 )
 
 // AuthorizeRequest is an authorization request as received, before any check.
@@ -45,6 +49,10 @@ type AuthorizeRequest struct {
 	CodeChallengeMethod string
 	Prompt              string
 	Nonce               string
+	// OpenID Connect Core §3.1.2.1 parameters.
+	MaxAge      string
+	LoginHint   string
+	IDTokenHint string
 	// Intention "signup" sends a signed-out user to sign-up instead of
 	// sign-in (seed 004).
 	Intention string
@@ -66,6 +74,7 @@ type AuthorizeRequest struct {
 var authorizeParams = []string{
 	"client_id", "redirect_uri", "response_type", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "nonce", "intention",
+	"max_age", "login_hint", "id_token_hint",
 }
 
 // ParseAuthorizeRequest reads an authorization request from query or form
@@ -76,6 +85,7 @@ func ParseAuthorizeRequest(v url.Values) AuthorizeRequest {
 		Scope: v.Get("scope"), State: v.Get("state"), CodeChallenge: v.Get("code_challenge"),
 		CodeChallengeMethod: v.Get("code_challenge_method"), Prompt: v.Get("prompt"), Nonce: v.Get("nonce"),
 		Intention: v.Get("intention"), Resources: v["resource"],
+		MaxAge: v.Get("max_age"), LoginHint: v.Get("login_hint"), IDTokenHint: v.Get("id_token_hint"),
 	}
 	_, r.ScopeSent = v["scope"]
 	for _, p := range authorizeParams {
@@ -110,6 +120,9 @@ func (r AuthorizeRequest) Values() url.Values {
 	set("prompt", r.Prompt)
 	set("nonce", r.Nonce)
 	set("intention", r.Intention)
+	set("max_age", r.MaxAge)
+	set("login_hint", r.LoginHint)
+	set("id_token_hint", r.IDTokenHint)
 	if len(r.Resources) > 0 {
 		v["resource"] = slices.Clone(r.Resources)
 	}
@@ -134,6 +147,11 @@ type Authorization struct {
 	Prompt              []string
 	Nonce               string
 	Signup              bool
+	// MaxAge is max_age (OpenID Connect Core §3.1.2.1); negative when the
+	// request set none.
+	MaxAge time.Duration
+	// HintSubject is the subject of a valid id_token_hint ("" when none).
+	HintSubject string
 }
 
 // HasPrompt reports whether prompt value p was requested.
@@ -287,6 +305,24 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	}
 	a.Nonce = req.Nonce
 	a.Signup = req.Intention == "signup"
+	a.MaxAge = -1
+	if req.MaxAge != "" {
+		// §3.1.2.1 max_age: "Maximum Authentication Age. Specifies the
+		// allowable elapsed time in seconds since the last time the End-User
+		// was actively authenticated".
+		n, err := strconv.ParseInt(req.MaxAge, 10, 64)
+		if err != nil || n < 0 || n > 1<<31 {
+			return a, ErrInvalidRequest("max_age must be a number of seconds")
+		}
+		a.MaxAge = time.Duration(n) * time.Second
+	}
+	if req.IDTokenHint != "" {
+		sub, aud, err := s.HintSubject(ctx, req.IDTokenHint)
+		if err != nil || !slices.Contains(aud, c.ID) {
+			return a, ErrInvalidRequest("id_token_hint is not an ID token this server issued to this client")
+		}
+		a.HintSubject = sub
+	}
 	return a, nil
 }
 
@@ -298,10 +334,11 @@ func parsePrompt(s string) ([]string, error) {
 	for p := range strings.FieldsSeq(s) {
 		switch p {
 		case PromptNone, PromptLogin, PromptConsent:
-		case "select_account":
-			continue // one account per browser: nothing to select
+		case PromptSelectAccount:
+			// One account per browser: the account is "selected" by
+			// signing in as it, which prompt=login offers.
 		default:
-			return nil, fmt.Errorf("prompt %q is not supported (none, login, consent)", p)
+			return nil, fmt.Errorf("prompt %q is not supported (none, login, consent, select_account)", p)
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -317,7 +354,17 @@ func parsePrompt(s string) ([]string, error) {
 // prompt=login asks for a sign-in that is fresh. authTime is when the
 // session's user signed in.
 func (s *Service) NeedsLogin(a *Authorization, authTime time.Time) bool {
-	return a.HasPrompt(PromptLogin) && s.time().Sub(authTime) > s.loginAge
+	age := s.time().Sub(authTime)
+	if a.MaxAge >= 0 && age > max(a.MaxAge, s.loginAge) {
+		// §3.1.2.1 max_age: "If the elapsed time is greater than this
+		// value, the OP MUST attempt to actively re-authenticate the
+		// End-User." A sign-in within the prompt=login window counts as
+		// the re-authentication (the browser comes back from it a moment
+		// later), so a max_age shorter than that window acts like it —
+		// §3.1.2.1 itself makes max_age=0 "equivalent to prompt=login".
+		return true
+	}
+	return (a.HasPrompt(PromptLogin) || a.HasPrompt(PromptSelectAccount)) && age > s.loginAge
 }
 
 // NeedsConsent reports whether the consent page must be shown: always with
@@ -414,6 +461,15 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 	g := &store.Grant{ID: grantID, ClientID: a.Client.ID, UserID: userID, Scopes: a.Scopes, Audience: a.Audience, CreatedAt: now}
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return "", ErrServerError(err)
+	}
+	if isOIDC(a.Scopes) {
+		u, err := s.st.UserByID(ctx, userID)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.recordSignIn(ctx, grantID, u, authTime, a.Nonce); err != nil {
+			return "", ErrServerError(err)
+		}
 	}
 	p := url.Values{}
 	switch a.ResponseType {

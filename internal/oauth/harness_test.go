@@ -201,7 +201,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
-		APIs: testAPIs, Credentials: auth, Scopes: o.scopes,
+		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: testSigner(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		t.Fatal(err)
 	}
 	h := server.New(server.Options{Log: log, DB: st, Registry: prometheus.NewRegistry(), MaxBodyBytes: 1 << 20, Version: "test"},
-		pages, oauth.NewHandler(svc, pages.OAuthUI(), log), api.NewMe(ids, auth, log), scopeArea{auth})
+		pages, oauth.NewHandler(svc, pages.OAuthUI(), log), api.NewMe(ids, auth, log), scopeArea{auth}, jwksArea{})
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)

@@ -38,7 +38,6 @@ const (
 	OfflineAccess = "offline_access"
 )
 
-
 // Carrier is a kind of credential that may carry a scope.
 type Carrier string
 

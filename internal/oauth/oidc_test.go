@@ -1,0 +1,311 @@
+package oauth_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/scope"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// oidcApp is a client allowed the OpenID Connect scopes.
+func (e *env) oidcApp(owner *store.User, nc oauth.NewClient) *app {
+	if nc.Scopes == nil {
+		nc.Scopes = []string{scope.OpenID, scope.Profile, scope.Email, scope.OfflineAccess, scope.ProfileRead}
+	}
+	return e.client(owner, nc)
+}
+
+type idClaims struct {
+	Sub           string   `json:"sub"`
+	Nonce         string   `json:"nonce"`
+	AuthTime      int64    `json:"auth_time"`
+	AMR           []string `json:"amr"`
+	ACR           string   `json:"acr"`
+	AZP           string   `json:"azp"`
+	AtHash        string   `json:"at_hash"`
+	Email         string   `json:"email"`
+	EmailVerified *bool    `json:"email_verified"`
+	Name          string   `json:"name"`
+}
+
+// oidcFlow runs a browserless code + PKCE flow with go-oidc verifying the ID
+// token (signature via the JWKS, iss, aud, exp, nonce, at_hash).
+func oidcFlow(t *testing.T, e *env, b *browser, a *app, scopes ...string) (*oauth2.Token, *oidc.IDToken, idClaims) {
+	t.Helper()
+	ctx := oidc.ClientContext(e.octx(), e.srv.Client())
+	provider, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	conf := oauth2.Config{ClientID: a.ID, ClientSecret: a.secret, RedirectURL: redirectURI, Endpoint: provider.Endpoint(), Scopes: scopes}
+	verifier := oauth2.GenerateVerifier()
+	nonce := "n-" + oauth2.GenerateVerifier()[:16]
+	q := b.authorize(conf.AuthCodeURL("st-oidc", oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)))
+	if q.Get("error") != "" || q.Get("state") != "st-oidc" {
+		t.Fatalf("authorization response: %v", q)
+	}
+	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		t.Fatalf("no id_token in the token response")
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: a.ID}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("ID token verification: %v", err)
+	}
+	if idt.Nonce != nonce {
+		t.Errorf("nonce %q, want %q", idt.Nonce, nonce)
+	}
+	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+		t.Errorf("at_hash: %v", err)
+	}
+	var c idClaims
+	if err := idt.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	return tok, idt, c
+}
+
+func TestOIDCCodeFlowGoOIDC(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		owner := e.user("owner@example.com")
+		alice := e.user("alice@example.com")
+		a := e.oidcApp(owner, oauth.NewClient{})
+		b := e.browser()
+		b.login(alice.Email)
+
+		tok, idt, c := oidcFlow(t, e, b, a, scope.OpenID, scope.Profile, scope.Email, scope.OfflineAccess)
+		if idt.Subject != alice.ID || idt.Issuer != e.issuer || !slices.Equal(idt.Audience, []string{a.ID}) {
+			t.Errorf("ID token sub/iss/aud: %q %q %q", idt.Subject, idt.Issuer, idt.Audience)
+		}
+		if c.AuthTime == 0 || c.AuthTime > time.Now().Unix()+5 || !slices.Equal(c.AMR, []string{"pwd"}) || c.AZP != a.ID || c.ACR != oauth.ACR {
+			t.Errorf("claims %+v", c)
+		}
+		if c.Email != alice.Email || c.EmailVerified == nil || *c.EmailVerified || c.Name != alice.Name {
+			t.Errorf("profile/email claims %+v", c)
+		}
+		// at_hash by hand too: left half of SHA-256 of the access token.
+		sum := sha256.Sum256([]byte(tok.AccessToken))
+		if c.AtHash != base64.RawURLEncoding.EncodeToString(sum[:16]) {
+			t.Errorf("at_hash %q", c.AtHash)
+		}
+
+		// UserInfo: GET and POST, sub matches the ID token.
+		for _, method := range []string{"GET", "POST"} {
+			r := e.do(method, oauth.PathUserInfo, nil, bearer(tok.AccessToken)...)
+			if r.status != http.StatusOK {
+				t.Fatalf("%s userinfo: %d %s", method, r.status, r.body)
+			}
+			ui := r.json(t)
+			if ui["sub"] != idt.Subject || ui["email"] != alice.Email || ui["email_verified"] != false || ui["name"] != alice.Name {
+				t.Errorf("%s userinfo %v", method, ui)
+			}
+		}
+		// go-oidc's own UserInfo call agrees.
+		ctx := oidc.ClientContext(e.octx(), e.srv.Client())
+		provider, _ := oidc.NewProvider(ctx, e.issuer)
+		ui, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil || ui.Subject != alice.ID || ui.Email != alice.Email {
+			t.Errorf("go-oidc UserInfo: %+v %v", ui, err)
+		}
+
+		// offline_access: a refresh token, and refreshing yields a new ID
+		// token for the same subject and auth_time, without nonce.
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token despite offline_access")
+		}
+		conf := oauth2.Config{ClientID: a.ID, ClientSecret: a.secret, Endpoint: provider.Endpoint()}
+		tok2, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		raw2, _ := tok2.Extra("id_token").(string)
+		idt2, err := provider.Verifier(&oidc.Config{ClientID: a.ID}).Verify(ctx, raw2)
+		if err != nil {
+			t.Fatalf("refreshed ID token: %v", err)
+		}
+		var c2 idClaims
+		idt2.Claims(&c2)
+		if idt2.Subject != alice.ID || c2.AuthTime != c.AuthTime || c2.Nonce != "" || idt2.VerifyAccessToken(tok2.AccessToken) != nil {
+			t.Errorf("refreshed ID token claims %+v", c2)
+		}
+
+		// An ID token is never an access token.
+		for _, path := range []string{oauth.PathUserInfo, "/v0/me"} {
+			r := e.do("GET", path, nil, bearer(raw2)...)
+			if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("ID token as bearer at %s: %d %q", path, r.status, r.header.Get("WWW-Authenticate"))
+			}
+		}
+	})
+}
+
+func TestOIDCNoOfflineAccessNoRefreshToken(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	a := e.oidcApp(owner, oauth.NewClient{})
+	b := e.browser()
+	b.login(alice.Email)
+	tok, _, c := oidcFlow(t, e, b, a, scope.OpenID)
+	if tok.RefreshToken != "" {
+		t.Errorf("refresh token issued without offline_access")
+	}
+	if c.Email != "" || c.Name != "" {
+		t.Errorf("claims released without their scope: %+v", c)
+	}
+	// Plain OAuth (no openid) keeps refresh tokens and gets no ID token.
+	tok2 := e.codeFlow(b, a, scope.ProfileRead)
+	if tok2.RefreshToken == "" || tok2.Extra("id_token") != nil {
+		t.Errorf("plain OAuth: refresh %q, id_token %v", tok2.RefreshToken, tok2.Extra("id_token"))
+	}
+	// UserInfo refuses a token without openid: 403 insufficient_scope.
+	r := e.do("GET", oauth.PathUserInfo, nil, bearer(tok2.AccessToken)...)
+	if r.status != http.StatusForbidden || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("userinfo without openid: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+	// No token: 401 with a bare challenge.
+	r = e.do("GET", oauth.PathUserInfo, nil)
+	if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != `Bearer realm="`+oauth.Realm+`"` {
+		t.Errorf("userinfo without token: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+	r = e.do("GET", oauth.PathUserInfo, nil, bearer("gtha_nope")...)
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("userinfo with a bad token: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+}
+
+func TestOIDCDiscoveryAgreesWithRFC8414(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	get := func(path string) map[string]any {
+		r := e.do("GET", path, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, r.status)
+		}
+		return r.json(t)
+	}
+	as, op := get(oauth.PathMetadata), get(oauth.PathDiscovery)
+	for k, v := range as {
+		b1, _ := json.Marshal(v)
+		b2, _ := json.Marshal(op[k])
+		if string(b1) != string(b2) {
+			t.Errorf("%s: RFC 8414 %s, OpenID %s", k, b1, b2)
+		}
+	}
+	if op["jwks_uri"] != e.issuer+oauth.PathJWKS || op["userinfo_endpoint"] != e.issuer+oauth.PathUserInfo ||
+		op["end_session_endpoint"] != e.issuer+oauth.PathLogout {
+		t.Errorf("OpenID endpoints %v", op)
+	}
+	for _, k := range []string{"subject_types_supported", "id_token_signing_alg_values_supported", "claims_supported", "response_types_supported", "scopes_supported"} {
+		if l, _ := op[k].([]any); len(l) == 0 {
+			t.Errorf("%s missing", k)
+		}
+	}
+	if !slices.Contains(op["scopes_supported"].([]any), any("openid")) {
+		t.Errorf("scopes_supported lacks openid")
+	}
+}
+
+// authorizeURL builds an authorization request for a with extra parameters.
+func authorizeURL(e *env, a *app, extra url.Values) string {
+	v := url.Values{
+		"client_id": {a.ID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "state": {"st"},
+		"scope": {"openid profile"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+	}
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return e.issuer + oauth.PathAuthorize + "?" + v.Encode()
+}
+
+func TestOIDCPromptMaxAgeHints(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	bob := e.user("bob@example.com")
+	a := e.oidcApp(owner, oauth.NewClient{})
+
+	// prompt=none without a session: login_required, redirected.
+	b := e.browser()
+	q := redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}})), false)
+	if q.Get("error") != "login_required" || q.Get("state") != "st" {
+		t.Errorf("prompt=none signed out: %v", q)
+	}
+	// login_hint prefills the sign-in page.
+	p := b.get(authorizeURL(e, a, url.Values{"login_hint": {"alice@example.com"}}))
+	if p.url.Path != "/login" || p.url.Query().Get("email") != "alice@example.com" {
+		t.Errorf("login_hint: landed on %s", p.url)
+	}
+	b.login(alice.Email)
+	// prompt=none signed in but without consent: consent_required.
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}})), false)
+	if q.Get("error") != "consent_required" {
+		t.Errorf("prompt=none without consent: %v", q)
+	}
+	_, idt, _ := oidcFlow(t, e, b, a, scope.OpenID, scope.Profile)
+	_ = idt
+	// Now consented: prompt=none succeeds.
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}})), false)
+	if q.Get("code") == "" {
+		t.Errorf("prompt=none with session and consent: %v", q)
+	}
+	// max_age: a sign-in older than max_age needs a new one.
+	e.clock.Advance(10 * time.Minute)
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}, "max_age": {"300"}})), false)
+	if q.Get("error") != "login_required" {
+		t.Errorf("prompt=none past max_age: %v", q)
+	}
+	p = b.get(authorizeURL(e, a, url.Values{"max_age": {"300"}}))
+	if p.url.Path != "/login" || p.url.Query().Get("reauth") != "1" {
+		t.Errorf("max_age exceeded: landed on %s", p.url)
+	}
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}, "max_age": {"3600"}})), false)
+	if q.Get("code") == "" {
+		t.Errorf("within max_age: %v", q)
+	}
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"max_age": {"soon"}})), false)
+	if q.Get("error") != "invalid_request" {
+		t.Errorf("bad max_age: %v", q)
+	}
+
+	// id_token_hint: alice's hint for alice's session passes; for bob's
+	// session it is login_required; a forged one is invalid_request.
+	hint := mintHint(t, e, b, a)
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}, "id_token_hint": {hint}})), false)
+	if q.Get("code") == "" {
+		t.Errorf("matching id_token_hint: %v", q)
+	}
+	bb := e.browser()
+	bb.login(bob.Email)
+	q = redirectParams(t, bb.get(authorizeURL(e, a, url.Values{"prompt": {"none"}, "id_token_hint": {hint}})), false)
+	if q.Get("error") != "login_required" {
+		t.Errorf("id_token_hint of another user: %v", q)
+	}
+	forged := hint[:strings.LastIndex(hint, ".")+1] + "AAAA"
+	q = redirectParams(t, b.get(authorizeURL(e, a, url.Values{"id_token_hint": {forged}})), false)
+	if q.Get("error") != "invalid_request" {
+		t.Errorf("forged id_token_hint: %v", q)
+	}
+}
+
+// mintHint returns a fresh ID token of b's user for a.
+func mintHint(t *testing.T, e *env, b *browser, a *app) string {
+	t.Helper()
+	tok, _, _ := oidcFlow(t, e, b, a, scope.OpenID, scope.Profile)
+	return tok.Extra("id_token").(string)
+}
