@@ -282,3 +282,35 @@ func (s *Service) HintSubject(ctx context.Context, hint string) (sub string, aud
 	}
 	return c.Subject, aud, nil
 }
+
+// validateClientOIDC checks a new client's OpenID Connect registration; nil
+// when it registers nothing.
+func (s *Service) validateClientOIDC(c *store.Client, nc NewClient) (*store.ClientOIDC, error) {
+	if len(nc.PostLogoutRedirectURIs) == 0 && nc.IDTokenAlg == "" {
+		return nil, nil
+	}
+	var errs []error
+	if c.ResourceServer != "" {
+		errs = append(errs, errors.New("a resource server takes no post-logout redirect URIs or ID token algorithm"))
+	}
+	for _, u := range nc.PostLogoutRedirectURIs {
+		// RP-Initiated Logout §3: the URIs are registered like redirect
+		// URIs and compared by exact match.
+		if err := ValidateRedirectURI(u); err != nil {
+			errs = append(errs, fmt.Errorf("post-logout redirect URI: %w", err))
+		}
+	}
+	if nc.IDTokenAlg != "" {
+		algs := []string{DefaultIDTokenAlg}
+		if s.signer != nil {
+			algs = s.signer.Algorithms()
+		}
+		if !slices.Contains(algs, nc.IDTokenAlg) {
+			errs = append(errs, fmt.Errorf("ID token algorithm %q is not available (%v)", nc.IDTokenAlg, algs))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &store.ClientOIDC{ClientID: c.ID, PostLogoutRedirectURIs: slices.Clone(nc.PostLogoutRedirectURIs), IDTokenAlg: nc.IDTokenAlg}, nil
+}

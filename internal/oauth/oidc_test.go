@@ -309,3 +309,64 @@ func mintHint(t *testing.T, e *env, b *browser, a *app) string {
 	tok, _, _ := oidcFlow(t, e, b, a, scope.OpenID, scope.Profile)
 	return tok.Extra("id_token").(string)
 }
+
+func TestOIDCRPInitiatedLogout(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	const bye = "https://app.example/bye"
+	a := e.oidcApp(owner, oauth.NewClient{PostLogoutRedirectURIs: []string{bye}})
+	other := e.oidcApp(owner, oauth.NewClient{Name: "Other"})
+	if _, _, err := e.svc.CreateClient(e.ctx, oauth.NewClient{Name: "Bad", OwnerID: owner.ID, RedirectURIs: []string{redirectURI},
+		GrantTypes: []string{oauth.GrantAuthorizationCode}, Scopes: []string{scope.OpenID}, PostLogoutRedirectURIs: []string{"http://evil.example/x"}}); err == nil {
+		t.Error("a plain-http post-logout redirect URI was registered")
+	}
+	b := e.browser()
+	b.login(alice.Email)
+	hint := mintHint(t, e, b, a)
+	signedIn := func(b *browser) bool { return b.get("/account").url.Path == "/account" }
+
+	logout := func(b *browser, v url.Values) *page { return b.get(oauth.PathLogout + "?" + v.Encode()) }
+	// Unregistered post_logout_redirect_uri: an error page, no redirect, still signed in.
+	p := logout(b, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://app.example/other"}})
+	if p.location != "" || p.status != http.StatusBadRequest || !signedIn(b) {
+		t.Errorf("unregistered post_logout_redirect_uri: %d %q", p.status, p.location)
+	}
+	// client_id of another client than the hint's: refused.
+	p = logout(b, url.Values{"id_token_hint": {hint}, "client_id": {other.ID}, "post_logout_redirect_uri": {bye}})
+	if p.location != "" || !signedIn(b) {
+		t.Errorf("mismatched client_id: %d %q", p.status, p.location)
+	}
+	// No hint: the confirmation page; nothing ends yet.
+	p = logout(b, url.Values{"client_id": {a.ID}, "post_logout_redirect_uri": {bye}})
+	if p.url.Path != "/logout" || p.status != http.StatusOK || !signedIn(b) {
+		t.Errorf("logout without hint: %d %s", p.status, p.url)
+	}
+	// A forged hint: the confirmation page too.
+	p = logout(b, url.Values{"id_token_hint": {hint + "x"}, "post_logout_redirect_uri": {bye}})
+	if p.url.Path != "/logout" || !signedIn(b) {
+		t.Errorf("logout with a forged hint: %d %s", p.status, p.url)
+	}
+	// Someone else's hint never signs this browser's user out.
+	bob := e.user("bob@example.com")
+	bb := e.browser()
+	bb.login(bob.Email)
+	p = logout(bb, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {bye}})
+	if p.url.Path != "/logout" || !signedIn(bb) {
+		t.Errorf("another user's hint: %d %s", p.status, p.url)
+	}
+	// Valid hint and registered URI: signed out, back to the app with state.
+	p = logout(b, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {bye}, "state": {"s-1"}})
+	if p.status != http.StatusFound || p.location != bye+"?state=s-1" {
+		t.Fatalf("logout: %d %q", p.status, p.location)
+	}
+	if signedIn(b) {
+		t.Error("still signed in after logout")
+	}
+	// POST works as well (§2).
+	b.login(alice.Email)
+	p = b.post(oauth.PathLogout, url.Values{"id_token_hint": {hint}})
+	if p.url.Path != "/login" || signedIn(b) {
+		t.Errorf("POST logout: %d %s", p.status, p.url)
+	}
+}
