@@ -213,9 +213,13 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 
 	// 2. From here on errors are redirected to the client.
 	a := &Authorization{Request: req, Client: c, RedirectURI: redirect, Mode: ModeQuery, State: req.State}
-	if req.ResponseType == "token" {
+	rt := normalizeResponseType(req.ResponseType)
+	if rt == "token" || rt == ResponseCodeIDToken || rt == ResponseIDTokenToken {
 		// RFC 6749 §4.2.2.1: implicit errors are added "to the fragment
-		// component of the redirection URI".
+		// component of the redirection URI". OAuth 2.0 Multiple Response
+		// Type Encoding Practices §5: "the default Response Mode for this
+		// Response Type is the fragment encoding" (code id_token, id_token
+		// token).
 		a.Mode = ModeFragment
 	}
 	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") || slices.Contains(req.Invalid, "state") {
@@ -231,9 +235,20 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if len(req.Invalid) > 0 {
 		return a, ErrInvalidRequest("%s is not valid text (UTF-8 without control characters, at most %d bytes)", strings.Join(req.Invalid, ", "), MaxParamLen)
 	}
-	switch req.ResponseType {
+	switch rt {
 	case "":
 		return a, ErrInvalidRequest("response_type is missing")
+	case ResponseCodeIDToken:
+		// The hybrid flow hands out an ID token at the authorization
+		// endpoint: it needs the code grant and the client's explicit
+		// opt-in to front-channel tokens (the implicit grant).
+		if !hasGrantType(c, GrantAuthorizationCode) || !hasGrantType(c, GrantImplicit) {
+			return a, ErrUnauthorizedClient("this client is not allowed the hybrid flow (response_type=code id_token needs the authorization_code and implicit grants)")
+		}
+	case ResponseIDTokenToken:
+		if !hasGrantType(c, GrantImplicit) {
+			return a, ErrUnauthorizedClient("this client is not allowed the implicit grant (response_type=id_token token)")
+		}
 	case "code":
 		if !hasGrantType(c, GrantAuthorizationCode) {
 			return a, ErrUnauthorizedClient("this client is not allowed the authorization code grant")
@@ -245,7 +260,7 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	default:
 		return a, ErrUnsupportedResponseType("response_type %q is not supported; use code", req.ResponseType)
 	}
-	a.ResponseType = req.ResponseType
+	a.ResponseType = rt
 	// Seed 004: state is required — "An unguessable, cryptographically
 	// secure random string used to protect against cross-site request
 	// forgery attacks."
@@ -283,7 +298,7 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		return a, e
 	}
 	a.Scopes, a.Audience = scopes, aud
-	if req.ResponseType == "code" {
+	if rt == "code" || rt == ResponseCodeIDToken {
 		switch {
 		case req.CodeChallenge != "" || req.CodeChallengeMethod != "":
 			if err := ValidateCodeChallenge(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
@@ -304,6 +319,20 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		return a, ErrInvalidRequest("nonce is longer than %d characters", maxNonceLen)
 	}
 	a.Nonce = req.Nonce
+	if rt == ResponseCodeIDToken || rt == ResponseIDTokenToken {
+		// OpenID Connect Core §3.2.2.1 / §3.3.2.11: with an ID token from
+		// the authorization endpoint, "nonce: REQUIRED", and the openid
+		// scope makes it an OpenID Connect request at all.
+		if !isOIDC(scopes) {
+			return a, ErrInvalidScope("response_type %q needs the openid scope", rt)
+		}
+		if req.Nonce == "" {
+			return a, ErrInvalidRequest("nonce is required with response_type %q", rt)
+		}
+		if s.signer == nil {
+			return a, ErrUnsupportedResponseType("ID tokens are not available: no signing keys")
+		}
+	}
 	a.Signup = req.Intention == "signup"
 	a.MaxAge = -1
 	if req.MaxAge != "" {
@@ -492,6 +521,49 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 			return "", ErrServerError(err)
 		}
 		p.Set("code", code)
+	case ResponseCodeIDToken:
+		code, hash, err := s.newSecret(credential.AuthCode)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		ac := &store.AuthCode{
+			Hash: hash, GrantID: grantID, ClientID: a.Client.ID, UserID: userID,
+			RedirectURI: a.Request.RedirectURI, Scopes: a.Scopes, Audience: a.Audience,
+			CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Nonce: a.Nonce,
+			AuthTime: authTime.UTC().Truncate(time.Millisecond), CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
+		}
+		// OpenID Connect Core §3.3.2.11: "c_hash: Code hash value. ...
+		// REQUIRED" when the ID token is issued with a code.
+		idt, err := s.mintIDToken(ctx, idTokenParams{client: a.Client, userID: userID, grantID: grantID, scopes: a.Scopes, code: code, withNonce: true, now: now})
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.st.CreateAuthCode(ctx, ac); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("code", code)
+		p.Set("id_token", idt)
+	case ResponseIDTokenToken:
+		// §3.2.2.5: "access_token ... token_type ... id_token ... state
+		// ... expires_in"; no refresh token from the authorization
+		// endpoint (RFC 6749 §4.2.2).
+		ttl := s.accessTTLFor(a.Client)
+		access, err := s.mint(credential.AccessToken, a.Client, userID, grantID, a.Scopes, a.Audience, now, ttl)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		idt, err := s.mintIDToken(ctx, idTokenParams{client: a.Client, userID: userID, grantID: grantID, scopes: a.Scopes, accessToken: access.secret, withNonce: true, now: now})
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.st.CreateTokens(ctx, access.record); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("access_token", access.secret)
+		p.Set("token_type", "Bearer")
+		p.Set("expires_in", strconv.FormatInt(int64(ttl/time.Second), 10))
+		p.Set("scope", scope.Format(a.Scopes))
+		p.Set("id_token", idt)
 	case "token":
 		// RFC 6749 §4.2.2: "The authorization server MUST NOT issue a refresh
 		// token."

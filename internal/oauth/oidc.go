@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -313,4 +314,30 @@ func (s *Service) validateClientOIDC(c *store.Client, nc NewClient) (*store.Clie
 		return nil, err
 	}
 	return &store.ClientOIDC{ClientID: c.ID, PostLogoutRedirectURIs: slices.Clone(nc.PostLogoutRedirectURIs), IDTokenAlg: nc.IDTokenAlg}, nil
+}
+
+// OpenID Connect response types that return an ID token from the
+// authorization endpoint (OAuth 2.0 Multiple Response Type Encoding
+// Practices §5), in the normalized order.
+const (
+	ResponseCodeIDToken  = "code id_token"
+	ResponseIDTokenToken = "id_token token"
+)
+
+// normalizeResponseType puts the space-separated values of a multi-valued
+// response type in a fixed order: Multiple Response Type Encoding Practices
+// §3 "The order in which these individual response type values appear in
+// the response_type parameter is not significant". Any other value is
+// returned as is (and refused later).
+func normalizeResponseType(rt string) string {
+	f := strings.Fields(rt)
+	if len(f) != 2 || strings.Join(f, " ") != strings.TrimSpace(rt) {
+		return rt
+	}
+	slices.Sort(f)
+	switch j := strings.Join(f, " "); j {
+	case ResponseCodeIDToken, ResponseIDTokenToken:
+		return j
+	}
+	return rt
 }

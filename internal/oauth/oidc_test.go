@@ -370,3 +370,83 @@ func TestOIDCRPInitiatedLogout(t *testing.T) {
 		t.Errorf("POST logout: %d %s", p.status, p.url)
 	}
 }
+
+func TestOIDCHybridAndImplicitOnlyWhenEnabled(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	plain := e.oidcApp(owner, oauth.NewClient{})
+	hybrid := e.oidcApp(owner, oauth.NewClient{Name: "Hybrid", GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantImplicit, oauth.GrantRefreshToken}})
+	b := e.browser()
+	b.login(alice.Email)
+	ctx := oidc.ClientContext(e.octx(), e.srv.Client())
+	provider, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
+	verify := func(a *app, raw, nonce string) idClaims {
+		t.Helper()
+		idt, err := provider.Verifier(&oidc.Config{ClientID: a.ID}).Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("front-channel ID token: %v", err)
+		}
+		var c idClaims
+		idt.Claims(&c)
+		if c.Nonce != nonce || c.Sub != alice.ID {
+			t.Errorf("claims %+v", c)
+		}
+		return c
+	}
+
+	for _, rt := range []string{"code id_token", "id_token token"} {
+		// Off by default: unauthorized_client, in the fragment.
+		p := b.get(authorizeURL(e, plain, url.Values{"response_type": {rt}, "nonce": {"n1"}}))
+		if q := redirectParams(t, p, true); q.Get("error") != "unauthorized_client" {
+			t.Errorf("%s for a client without implicit: %v", rt, q)
+		}
+		// nonce is required.
+		p = b.get(authorizeURL(e, hybrid, url.Values{"response_type": {rt}}))
+		if q := redirectParams(t, p, true); q.Get("error") != "invalid_request" {
+			t.Errorf("%s without nonce: %v", rt, q)
+		}
+	}
+
+	// code id_token: an ID token with c_hash, and the code redeems.
+	p := b.get(authorizeURL(e, hybrid, url.Values{"response_type": {"id_token code"}, "nonce": {"n-hybrid"}}))
+	if isConsentPage(p) {
+		p = b.consent(p, "allow")
+	}
+	q := redirectParams(t, p, true)
+	if q.Get("code") == "" || q.Get("id_token") == "" || q.Get("state") != "st" {
+		t.Fatalf("hybrid response %v", q)
+	}
+	var raw struct {
+		CHash string `json:"c_hash"`
+	}
+	idt, _ := provider.Verifier(&oidc.Config{ClientID: hybrid.ID}).Verify(ctx, q.Get("id_token"))
+	idt.Claims(&raw)
+	if raw.CHash != half(q.Get("code")) {
+		t.Errorf("c_hash %q", raw.CHash)
+	}
+	verify(hybrid, q.Get("id_token"), "n-hybrid")
+	r := e.postForm(oauth.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {redirectURI},
+		"code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}}, basicAuth(hybrid.ID, hybrid.secret)...)
+	if r.status != http.StatusOK || r.json(t)["id_token"] == nil {
+		t.Fatalf("hybrid code redemption: %d %s", r.status, r.body)
+	}
+
+	// id_token token: an access token and an ID token with at_hash.
+	p = b.get(authorizeURL(e, hybrid, url.Values{"response_type": {"id_token token"}, "nonce": {"n-implicit"}}))
+	q = redirectParams(t, p, true)
+	if q.Get("access_token") == "" || q.Get("id_token") == "" || q.Get("refresh_token") != "" {
+		t.Fatalf("implicit response %v", q)
+	}
+	c := verify(hybrid, q.Get("id_token"), "n-implicit")
+	if c.AtHash != half(q.Get("access_token")) {
+		t.Errorf("at_hash %q", c.AtHash)
+	}
+}
