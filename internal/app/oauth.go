@@ -22,6 +22,7 @@ func (a *App) buildOAuth() error {
 		// validators.
 		Credentials: a.Authn,
 		Scopes:      a.Scopes,
+		Signer:      a.idTokenSigner(),
 	})
 	if err != nil {
 		return err
