@@ -450,3 +450,50 @@ func TestOIDCHybridAndImplicitOnlyWhenEnabled(t *testing.T) {
 		t.Errorf("at_hash %q", c.AtHash)
 	}
 }
+
+// TestRaceOIDCCodeRedemption: of many concurrent redemptions of one OpenID
+// Connect code, exactly one gets tokens and an ID token.
+func TestRaceOIDCCodeRedemption(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		owner := e.user("owner@example.com")
+		alice := e.user("alice@example.com")
+		a := e.oidcApp(owner, oauth.NewClient{})
+		b := e.browser()
+		b.login(alice.Email)
+		q := b.authorize(authorizeURL(e, a, url.Values{"scope": {"openid offline_access"}, "nonce": {"n-race"}}))
+		if q.Get("code") == "" {
+			t.Fatalf("no code: %v", q)
+		}
+		ok, wins, statuses := e.race(a, url.Values{
+			"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {redirectURI},
+			"code_verifier": {"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"},
+		})
+		if ok != 1 || statuses["invalid_grant"] != racers-1 {
+			t.Fatalf("%d successes, statuses %v", ok, statuses)
+		}
+		body := wins[0].json(t)
+		if body["id_token"] == nil || body["refresh_token"] == nil {
+			t.Errorf("winner's response %v", body)
+		}
+	})
+}
+
+func TestOIDCSelectAccountAndIDTokenNotIntrospectable(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	a := e.oidcApp(owner, oauth.NewClient{})
+	b := e.browser()
+	b.login(alice.Email)
+	hint := mintHint(t, e, b, a)
+	// An ID token introspects as inactive: it is no access token.
+	if info := e.introspect(a, hint); info["active"] != false {
+		t.Errorf("introspection of an ID token: %v", info)
+	}
+	// select_account past the prompt=login window shows the sign-in page.
+	e.clock.Advance(10 * time.Minute)
+	p := b.get(authorizeURL(e, a, url.Values{"prompt": {"select_account"}}))
+	if p.url.Path != "/login" {
+		t.Errorf("prompt=select_account: landed on %s", p.url)
+	}
+}
