@@ -128,7 +128,10 @@ func mayRefresh(c *store.Client, scopes []string) bool {
 
 // amrFor derives the authentication methods of a signed-in user: a password
 // always, and a one-time code when the account has two-factor sign-in on (a
-// session of such an account is complete only once the code was given).
+// session of such an account is complete only once the code was given, and
+// turning it on asks for a code too). Sessions do not record their own
+// methods, so another browser's session opened before two-factor was turned
+// on is reported with "otp" as well.
 func amrFor(u *store.User) []string {
 	if u.TOTPEnabled {
 		return []string{AMRPassword, AMROTP, AMRMFA}

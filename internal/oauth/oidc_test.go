@@ -14,6 +14,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -495,5 +496,44 @@ func TestOIDCSelectAccountAndIDTokenNotIntrospectable(t *testing.T) {
 	p := b.get(authorizeURL(e, a, url.Values{"prompt": {"select_account"}}))
 	if p.url.Path != "/login" {
 		t.Errorf("prompt=select_account: landed on %s", p.url)
+	}
+}
+
+// TestOIDCAMRWithTwoFactor: a sign-in with password and TOTP is reported as
+// amr ["pwd","otp","mfa"].
+func TestOIDCAMRWithTwoFactor(t *testing.T) {
+	e := newEnv(t, openSQLite)
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	key, err := e.ids.BeginTOTP(e.ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		e.clock.Advance(identity.TOTPPeriod * time.Second)
+		c, err := identity.TOTPCode(key.Secret, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := e.ids.ConfirmTOTP(e.ctx, alice.ID, code(), ""); err != nil {
+		t.Fatal(err)
+	}
+	a := e.oidcApp(owner, oauth.NewClient{})
+	b := e.browser()
+	p := b.get("/login")
+	f := p.form(t, "/login")
+	f.Set("email", alice.Email)
+	f.Set("password", password)
+	p = b.post("/login", f)
+	f = p.form(t, "/login/2fa")
+	f.Set("code", code())
+	if p = b.post("/login/2fa", f); p.url.Path != "/account" {
+		t.Fatalf("after the second factor: %d %s", p.status, p.url)
+	}
+	_, _, c := oidcFlow(t, e, b, a, scope.OpenID)
+	if !slices.Equal(c.AMR, []string{"pwd", "otp", "mfa"}) {
+		t.Errorf("amr %q", c.AMR)
 	}
 }
