@@ -48,10 +48,10 @@ const ACR = "0"
 // server's published keys and verifies the ones presented back to it
 // (id_token_hint). The keys manager implements it.
 type Signer interface {
-	// Sign returns the compact JWS of claims (marshalled as JSON), signed
-	// with the current key for alg, with header's extra parameters (typ)
-	// and the key's kid in the JOSE header.
-	Sign(ctx context.Context, alg string, claims any, header map[string]any) (string, error)
+	// Sign returns the compact JWS of payload, signed with the current key
+	// for alg, with the key's kid and typ "JWT" in the header — never RFC
+	// 9068's "at+jwt": an ID token must not pass for an access token.
+	Sign(ctx context.Context, alg string, payload []byte) (string, error)
 	// Verify checks a compact JWS against the keys the server publishes and
 	// returns its payload. It checks the signature only, not the claims.
 	Verify(ctx context.Context, token string) ([]byte, error)
@@ -247,9 +247,11 @@ func (s *Service) mintIDToken(ctx context.Context, p idTokenParams) (string, err
 			return "", err
 		}
 	}
-	// typ "JWT", never RFC 9068's "at+jwt": an ID token must not pass for
-	// an access token anywhere.
-	return s.signer.Sign(ctx, alg, c, map[string]any{"typ": "JWT"})
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return s.signer.Sign(ctx, alg, payload)
 }
 
 // HintSubject validates an id_token_hint and returns its subject.
