@@ -61,6 +61,7 @@ func commands() []Command {
 	cmds = append(cmds, userCommands()...)
 	cmds = append(cmds, clientCommands()...)
 	cmds = append(cmds, apikeyCommands()...)
+	cmds = append(cmds, keysCommands()...)
 	cmds = append(cmds, benchCommands()...)
 	cmds = append(cmds, completionCommands()...)
 	return cmds

@@ -61,6 +61,12 @@ type Config struct {
 	BasicAuth       string // all | credentials
 	ClientCacheTTL  time.Duration
 
+	// Signing keys of the JSON Web Tokens the server issues (internal/keys).
+	SigningAlgorithms      []string
+	SigningKeyRotation     time.Duration
+	SigningKeyPublishAhead time.Duration
+	SigningKeyReload       time.Duration
+
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
 	Argon2Threads   uint8
@@ -162,6 +168,22 @@ var settings = []setting{
 	{"access_token_ttl", "1h", "default access token lifetime", true, dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh_token_ttl", "720h", "refresh token lifetime, renewed on each rotation (sliding)", true, dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 	{"client_cache_ttl", "5s", "how long the token endpoint may reuse a client's record and secret hashes; bounds how long a disabled client or deleted secret still authenticates on another replica (0s: no cache)", true, dur(func(c *Config) *time.Duration { return &c.ClientCacheTTL })},
+	{"signing_algorithms", "RS256,ES256,EdDSA", "comma-separated algorithms the server keeps a signing key for (ID tokens, JWT access tokens): RS256 (always kept; OpenID Connect requires it), ES256, EdDSA", true, func(c *Config, v string) error {
+		c.SigningAlgorithms = nil
+		for _, a := range strings.Split(v, ",") {
+			switch a = strings.TrimSpace(a); a {
+			case "":
+			case "RS256", "ES256", "EdDSA":
+				c.SigningAlgorithms = append(c.SigningAlgorithms, a)
+			default:
+				return fmt.Errorf("unknown algorithm %q: want RS256, ES256 or EdDSA", a)
+			}
+		}
+		return nil
+	}},
+	{"signing_key_rotation", "720h", "a signing key older than this gets a successor (published signing_key_publish_ahead before it signs); 0s: rotate only with `gatehouse keys rotate`", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyRotation })},
+	{"signing_key_publish_ahead", "1h", "how long a new signing key is in the JWKS before it signs, so relying parties have cached it", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyPublishAhead })},
+	{"signing_key_reload", "30s", "how often each replica re-reads the signing keys: bounds how long a rotation made elsewhere takes to reach it (a token with an unknown kid also triggers a re-read)", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyReload })},
 	{"session_idle_ttl", "12h", "browser session ends after this long unused", true, dur(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{"session_max_ttl", "168h", "browser session ends this long after sign-in, used or not", true, dur(func(c *Config) *time.Duration { return &c.SessionMaxTTL })},
 	{"basic_auth", "all", "where HTTP Basic email:password is accepted on the API: all | credentials (token-management routes only)", true, str(func(c *Config) *string { return &c.BasicAuth })},

@@ -55,6 +55,7 @@ type Store interface {
 	APIKeys
 	Meta
 	OIDC
+	SigningKeys
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when
@@ -568,4 +569,36 @@ type APIKeys interface {
 	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
 	// TouchAPIKeys is TouchPATs for API keys.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+}
+
+// ---------------------------------------------------------------- signing keys
+
+// SigningKey is one key the server signs JSON Web Tokens with. Its life:
+// published in the JWKS from CreatedAt, signs from ActiveAt, stops signing at
+// RetiredAt, leaves the JWKS at ExpiresAt (nil: not yet decided).
+type SigningKey struct {
+	KID string
+	Alg string // RS256, ES256 or EdDSA
+	// PrivateKey is the PKCS #8 DER key sealed with the master key; never
+	// stored in the clear.
+	PrivateKey string
+	CreatedAt  time.Time
+	ActiveAt   time.Time
+	RetiredAt  *time.Time
+	ExpiresAt  *time.Time
+}
+
+// SigningKeys persists the signing keys.
+type SigningKeys interface {
+	// CreateSigningKey inserts k; ErrConflict when its kid exists.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns every key not yet expired at now, oldest
+	// first.
+	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
+	// RetireSigningKeys retires every key of alg other than keepKID that is
+	// not retired yet: it stops signing at retiredAt and leaves the JWKS at
+	// expiresAt. It returns how many keys it retired.
+	RetireSigningKeys(ctx context.Context, alg, keepKID string, retiredAt, expiresAt time.Time) (int, error)
+	// DeleteExpiredSigningKeys removes keys whose expiry is before now.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 }

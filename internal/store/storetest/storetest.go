@@ -125,6 +125,8 @@ func cases() []testCase {
 		{"tx/lock_unknown", testTxLockUnknown},
 		{"tx/touch_sorted_batch", testTxTouchLarge},
 		{"meta/init_once", testMetaInitOnce},
+		{"signing_keys/lifecycle", testSigningKeysLifecycle},
+		{"signing_keys/kid_unique", testSigningKeyKIDUnique},
 
 		{"oidc/sign_in", testSignIn},
 		{"oidc/client", testClientOIDC},
