@@ -537,3 +537,53 @@ func TestOIDCAMRWithTwoFactor(t *testing.T) {
 		t.Errorf("amr %q", c.AMR)
 	}
 }
+
+// TestOIDCSigningKeysPerClientAlg: with the store's signing keys, each
+// client gets ID tokens in the algorithm it registered, which go-oidc
+// verifies against the JWKS (at_hash included: SHA-512 for EdDSA).
+func TestOIDCSigningKeysPerClientAlg(t *testing.T) {
+	e := newEnv(t, openSQLite, envOpts{realKeys: true})
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	b := e.browser()
+	b.login(alice.Email)
+	ctx := oidc.ClientContext(e.octx(), e.srv.Client())
+	provider, err := oidc.NewProvider(ctx, e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	provider.Claims(&md)
+	if !slices.Equal(md.Algs, []string{"RS256", "ES256", "EdDSA"}) {
+		t.Errorf("id_token_signing_alg_values_supported %q", md.Algs)
+	}
+	if _, _, err := e.svc.CreateClient(e.ctx, oauth.NewClient{Name: "HS", OwnerID: owner.ID, RedirectURIs: []string{redirectURI},
+		GrantTypes: []string{oauth.GrantAuthorizationCode}, Scopes: []string{scope.OpenID}, IDTokenAlg: "HS256"}); err == nil {
+		t.Error("a client registered HS256 ID tokens")
+	}
+	for _, alg := range []string{"", "ES256", "EdDSA"} {
+		a := e.oidcApp(owner, oauth.NewClient{Name: "App " + alg, IDTokenAlg: alg})
+		tok, _, _ := oidcFlow(t, e, b, a, scope.OpenID)
+		raw := tok.Extra("id_token").(string)
+		want := alg
+		if want == "" {
+			want = "RS256"
+		}
+		hdr, _ := base64.RawURLEncoding.DecodeString(raw[:strings.Index(raw, ".")])
+		var h struct{ Alg, Kid, Typ string }
+		json.Unmarshal(hdr, &h)
+		if h.Alg != want || h.Kid == "" || h.Typ != "JWT" {
+			t.Errorf("client alg %q: header %+v", alg, h)
+		}
+		if _, err := provider.Verifier(&oidc.Config{ClientID: a.ID, SupportedSigningAlgs: []string{want}}).Verify(ctx, raw); err != nil {
+			t.Errorf("%s: %v", want, err)
+		}
+		// The ID token is a valid id_token_hint for its client.
+		q := redirectParams(t, b.get(authorizeURL(e, a, url.Values{"prompt": {"none"}, "scope": {"openid"}, "id_token_hint": {raw}})), false)
+		if q.Get("code") == "" {
+			t.Errorf("%s id_token_hint: %v", want, q)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
 // rsaSigner is an RS256 oauth.Signer over one key, standing in for the keys
@@ -86,3 +88,8 @@ func (jwksArea) Routes(mux *http.ServeMux) {
 		}}})
 	})
 }
+
+// keysArea publishes the signing keys of the store.
+type keysArea struct{ m *keys.Manager }
+
+func (k keysArea) Routes(mux *http.ServeMux) { mux.Handle("GET /oauth/jwks", k.m) }
