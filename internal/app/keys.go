@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
 // idTokenTTLBound is the longest an ID token lives; a retired signing key
@@ -31,8 +34,20 @@ func (a *App) buildKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !slices.Contains(m.Algorithms(), a.Config.JWTAccessTokenAlg) {
+		return fmt.Errorf("jwt_access_token_alg %q is not one of signing_algorithms %v", a.Config.JWTAccessTokenAlg, m.Algorithms())
+	}
 	a.Keys = m
 	return nil
+}
+
+// jwtSigner is what signs JWT access tokens: the keys manager, or nothing
+// (an App opened for the migrate command).
+func (a *App) jwtSigner() oauth.JWTSigner {
+	if a.Keys == nil {
+		return nil
+	}
+	return a.Keys
 }
 
 // jwksArea serves the public signing keys at /oauth/jwks.

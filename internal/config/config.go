@@ -67,6 +67,11 @@ type Config struct {
 	SigningKeyPublishAhead time.Duration
 	SigningKeyReload       time.Duration
 
+	// JWT access tokens (RFC 9068).
+	AccessTokenFormat string // opaque | jwt
+	JWTAccessTokenAlg string
+	JWTAccessTokenTTL time.Duration
+
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
 	Argon2Threads   uint8
@@ -183,6 +188,9 @@ var settings = []setting{
 	}},
 	{"signing_key_rotation", "720h", "a signing key older than this gets a successor (published signing_key_publish_ahead before it signs); 0s: rotate only with `gatehouse keys rotate`", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyRotation })},
 	{"signing_key_publish_ahead", "1h", "how long a new signing key is in the JWKS before it signs, so relying parties have cached it", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyPublishAhead })},
+	{"access_token_format", "opaque", "format of access tokens: opaque (looked up on every use; revocation is immediate) | jwt (RFC 9068, signed: resource servers validate offline, so a revoked one is accepted until it expires unless they introspect). An API's token_format overrides it", true, str(func(c *Config) *string { return &c.AccessTokenFormat })},
+	{"jwt_access_token_alg", "EdDSA", "algorithm of JWT access tokens: RS256, ES256 or EdDSA (must be in signing_algorithms)", true, str(func(c *Config) *string { return &c.JWTAccessTokenAlg })},
+	{"jwt_access_token_ttl", "5m", "longest life of a JWT access token: how long a revoked one can still be accepted by a resource server that validates offline", true, dur(func(c *Config) *time.Duration { return &c.JWTAccessTokenTTL })},
 	{"signing_key_reload", "30s", "how often each replica re-reads the signing keys: bounds how long a rotation made elsewhere takes to reach it (a token with an unknown kid also triggers a re-read)", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyReload })},
 	{"session_idle_ttl", "12h", "browser session ends after this long unused", true, dur(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{"session_max_ttl", "168h", "browser session ends this long after sign-in, used or not", true, dur(func(c *Config) *time.Duration { return &c.SessionMaxTTL })},

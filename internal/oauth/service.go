@@ -98,6 +98,17 @@ type Options struct {
 	// yields no ID token and discovery is not served.
 	Signer     Signer
 	IDTokenTTL time.Duration // default 1h
+
+	// JWT signs JWT access tokens; nil: every access token is opaque.
+	JWT JWTSigner
+	// AccessTokenFormat is the default format, FormatOpaque or FormatJWT
+	// (an API's TokenFormat overrides it).
+	AccessTokenFormat string
+	// JWTAccessTokenAlg signs JWT access tokens (default EdDSA).
+	JWTAccessTokenAlg string
+	// JWTAccessTokenTTL caps a JWT access token's life (default
+	// DefaultJWTAccessTokenTTL).
+	JWTAccessTokenTTL time.Duration
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -119,6 +130,12 @@ type Service struct {
 	scopes     *scope.Holder
 	signer     Signer
 	idTokenTTL time.Duration
+
+	// opaque and jwtStrategy are the access token strategies (jwtStrategy
+	// nil without a signer); accessFormat is the default.
+	opaque       AccessTokenStrategy
+	jwtStrategy  *jwtStrategy
+	accessFormat string
 }
 
 // NewService checks the options and builds the Service.
@@ -145,6 +162,27 @@ func NewService(o Options) (*Service, error) {
 	}
 	if s.idTokenTTL <= 0 {
 		s.idTokenTTL = DefaultIDTokenTTL
+	}
+	s.opaque = opaqueStrategy{s}
+	switch o.AccessTokenFormat {
+	case "", FormatOpaque:
+		s.accessFormat = FormatOpaque
+	case FormatJWT:
+		s.accessFormat = FormatJWT
+	default:
+		return nil, fmt.Errorf("oauth: access token format %q (want opaque or jwt)", o.AccessTokenFormat)
+	}
+	if o.JWT != nil {
+		alg, ttl := o.JWTAccessTokenAlg, o.JWTAccessTokenTTL
+		if alg == "" {
+			alg = "EdDSA"
+		}
+		if ttl <= 0 {
+			ttl = DefaultJWTAccessTokenTTL
+		}
+		s.jwtStrategy = &jwtStrategy{s: s, signer: o.JWT, alg: alg, maxTTL: ttl}
+	} else if s.accessFormat == FormatJWT {
+		return nil, errors.New("oauth: JWT access tokens need signing keys")
 	}
 	if s.scopes == nil {
 		s.scopes = scope.NewHolder(nil)
