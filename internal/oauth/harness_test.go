@@ -163,6 +163,8 @@ type envOpts struct {
 	// realKeys signs ID tokens with the signing keys in the store (every
 	// algorithm) instead of the shared test RSA key.
 	realKeys bool
+	// jwtAccess (with realKeys) issues RFC 9068 JWT access tokens.
+	jwtAccess bool
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -203,8 +205,10 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		t.Fatal(err)
 	}
 	var (
-		signer oauth.Signer = testSigner(t)
-		jwks   server.Area  = jwksArea{}
+		signer  oauth.Signer = testSigner(t)
+		jwks    server.Area  = jwksArea{}
+		jwtKeys oauth.JWTSigner
+		format  string
 	)
 	if o.realKeys {
 		km, err := keys.New(context.Background(), st, box, clock.Now, rand.Reader, log, keys.Config{})
@@ -212,11 +216,14 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 			t.Fatal(err)
 		}
 		signer, jwks = km, keysArea{km}
+		if o.jwtAccess {
+			jwtKeys, format = km, oauth.FormatJWT
+		}
 	}
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
-		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: signer,
+		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: signer, JWT: jwtKeys, AccessTokenFormat: format,
 	})
 	if err != nil {
 		t.Fatal(err)

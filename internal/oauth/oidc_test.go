@@ -587,3 +587,29 @@ func TestOIDCSigningKeysPerClientAlg(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCWithJWTAccessTokens: with RFC 9068 access tokens, at_hash covers
+// the JWT, UserInfo accepts it, and the ID token (typ JWT, signed by the same
+// keys) is still refused as a bearer token.
+func TestOIDCWithJWTAccessTokens(t *testing.T) {
+	e := newEnv(t, openSQLite, envOpts{realKeys: true, jwtAccess: true})
+	owner := e.user("owner@example.com")
+	alice := e.user("alice@example.com")
+	a := e.oidcApp(owner, oauth.NewClient{})
+	b := e.browser()
+	b.login(alice.Email)
+	tok, idt, _ := oidcFlow(t, e, b, a, scope.OpenID, scope.Email)
+	if strings.Count(tok.AccessToken, ".") != 2 {
+		t.Fatalf("access token is not a JWT: %.20s", tok.AccessToken)
+	}
+	r := e.do("GET", oauth.PathUserInfo, nil, bearer(tok.AccessToken)...)
+	if r.status != http.StatusOK || r.json(t)["sub"] != idt.Subject {
+		t.Fatalf("userinfo with a JWT access token: %d %s", r.status, r.body)
+	}
+	raw := tok.Extra("id_token").(string)
+	for _, path := range []string{oauth.PathUserInfo, "/v0/me"} {
+		if r := e.do("GET", path, nil, bearer(raw)...); r.status != http.StatusUnauthorized {
+			t.Errorf("ID token as bearer at %s: %d", path, r.status)
+		}
+	}
+}
