@@ -147,9 +147,9 @@ type Authorization struct {
 	Prompt              []string
 	Nonce               string
 	Signup              bool
-	// MaxAge is max_age (OpenID Connect Core §3.1.2.1); negative when the
-	// request set none.
-	MaxAge time.Duration
+	// MaxAge is max_age (OpenID Connect Core §3.1.2.1), when HasMaxAge.
+	MaxAge    time.Duration
+	HasMaxAge bool
 	// HintSubject is the subject of a valid id_token_hint ("" when none).
 	HintSubject string
 }
@@ -334,7 +334,6 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		}
 	}
 	a.Signup = req.Intention == "signup"
-	a.MaxAge = -1
 	if req.MaxAge != "" {
 		// §3.1.2.1 max_age: "Maximum Authentication Age. Specifies the
 		// allowable elapsed time in seconds since the last time the End-User
@@ -343,7 +342,7 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		if err != nil || n < 0 || n > 1<<31 {
 			return a, ErrInvalidRequest("max_age must be a number of seconds")
 		}
-		a.MaxAge = time.Duration(n) * time.Second
+		a.MaxAge, a.HasMaxAge = time.Duration(n)*time.Second, true
 	}
 	if req.IDTokenHint != "" {
 		sub, aud, err := s.HintSubject(ctx, req.IDTokenHint)
@@ -384,7 +383,7 @@ func parsePrompt(s string) ([]string, error) {
 // session's user signed in.
 func (s *Service) NeedsLogin(a *Authorization, authTime time.Time) bool {
 	age := s.time().Sub(authTime)
-	if a.MaxAge >= 0 && age > max(a.MaxAge, s.loginAge) {
+	if a.HasMaxAge && age > max(a.MaxAge, s.loginAge) {
 		// §3.1.2.1 max_age: "If the elapsed time is greater than this
 		// value, the OP MUST attempt to actively re-authenticate the
 		// End-User." A sign-in within the prompt=login window counts as
