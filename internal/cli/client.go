@@ -84,7 +84,7 @@ func ownerEmail(ctx context.Context, a *app.App, id string) string {
 func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("client create")
 	env.OutputFlag(fs)
-	var redirects, grants, scopes listFlag
+	var redirects, grants, scopes, postLogout listFlag
 	name := fs.String("name", "", "the app's name, shown on the consent page (required)")
 	desc := fs.String("description", "", "one sentence about the app, shown on the consent page")
 	owner := fs.String("owner", "", "email of the owning user; client_credentials tokens act as them (default: the only administrator, if there is exactly one)")
@@ -95,6 +95,8 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or implicit (legacy) (repeatable; default authorization_code and refresh_token)")
 	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(scope.Builtin().Names(), ", ")+", or one of the config file's scopes (repeatable)")
 	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's \"apis\" section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "where OpenID Connect logout (/oauth/logout) may send the browser back to, compared by exact match (repeatable)")
+	idTokenAlg := fs.String("id-token-alg", "", "the algorithm of this client's ID tokens (id_token_signed_response_alg; default RS256)")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -120,6 +122,7 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 		Name: *name, Description: *desc, OwnerID: u.ID, Public: *public,
 		RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes,
 		AccessTTL: *accessTTL, RefreshTTL: *refreshTTL, ResourceServer: *resourceServer,
+		PostLogoutRedirectURIs: postLogout, IDTokenAlg: *idTokenAlg,
 		// The command line is the administrator's path: it may register
 		// sensitive scopes.
 		ByAdmin: true,

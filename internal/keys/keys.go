@@ -23,7 +23,6 @@ import (
 	"crypto/elliptic"
 
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -579,13 +578,4 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(body)
-}
-
-// HashHalf is the at_hash / c_hash computation of OpenID Connect Core
-// §3.1.3.6 for alg: the left half of the hash of the ASCII value, base64url.
-// Every supported algorithm uses SHA-256 (EdDSA: Ed25519, per the OpenID
-// Foundation's resolution for EdDSA ID tokens).
-func HashHalf(alg, value string) string {
-	sum := sha256.Sum256([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }

@@ -31,6 +31,10 @@ const (
 	PromptNone    = "none"
 	PromptLogin   = "login"
 	PromptConsent = "consent"
+	// PromptSelectAccount: "The Authorization Server SHOULD prompt the
+	// End-User to select a user account." Gatehouse shows the sign-in page,
+	// where another account can be signed in.
+	PromptSelectAccount = "select_account"
 )
 
 // AuthorizeRequest is an authorization request as received, before any check.
@@ -45,6 +49,10 @@ type AuthorizeRequest struct {
 	CodeChallengeMethod string
 	Prompt              string
 	Nonce               string
+	// OpenID Connect Core §3.1.2.1 parameters.
+	MaxAge      string
+	LoginHint   string
+	IDTokenHint string
 	// Intention "signup" sends a signed-out user to sign-up instead of
 	// sign-in (seed 004).
 	Intention string
@@ -66,6 +74,7 @@ type AuthorizeRequest struct {
 var authorizeParams = []string{
 	"client_id", "redirect_uri", "response_type", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "nonce", "intention",
+	"max_age", "login_hint", "id_token_hint",
 }
 
 // ParseAuthorizeRequest reads an authorization request from query or form
@@ -76,6 +85,7 @@ func ParseAuthorizeRequest(v url.Values) AuthorizeRequest {
 		Scope: v.Get("scope"), State: v.Get("state"), CodeChallenge: v.Get("code_challenge"),
 		CodeChallengeMethod: v.Get("code_challenge_method"), Prompt: v.Get("prompt"), Nonce: v.Get("nonce"),
 		Intention: v.Get("intention"), Resources: v["resource"],
+		MaxAge: v.Get("max_age"), LoginHint: v.Get("login_hint"), IDTokenHint: v.Get("id_token_hint"),
 	}
 	_, r.ScopeSent = v["scope"]
 	for _, p := range authorizeParams {
@@ -110,6 +120,9 @@ func (r AuthorizeRequest) Values() url.Values {
 	set("prompt", r.Prompt)
 	set("nonce", r.Nonce)
 	set("intention", r.Intention)
+	set("max_age", r.MaxAge)
+	set("login_hint", r.LoginHint)
+	set("id_token_hint", r.IDTokenHint)
 	if len(r.Resources) > 0 {
 		v["resource"] = slices.Clone(r.Resources)
 	}
@@ -134,6 +147,11 @@ type Authorization struct {
 	Prompt              []string
 	Nonce               string
 	Signup              bool
+	// MaxAge is max_age (OpenID Connect Core §3.1.2.1), when HasMaxAge.
+	MaxAge    time.Duration
+	HasMaxAge bool
+	// HintSubject is the subject of a valid id_token_hint ("" when none).
+	HintSubject string
 }
 
 // HasPrompt reports whether prompt value p was requested.
@@ -195,9 +213,13 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 
 	// 2. From here on errors are redirected to the client.
 	a := &Authorization{Request: req, Client: c, RedirectURI: redirect, Mode: ModeQuery, State: req.State}
-	if req.ResponseType == "token" {
+	rt := normalizeResponseType(req.ResponseType)
+	if rt == "token" || rt == ResponseCodeIDToken || rt == ResponseIDTokenToken {
 		// RFC 6749 §4.2.2.1: implicit errors are added "to the fragment
-		// component of the redirection URI".
+		// component of the redirection URI". OAuth 2.0 Multiple Response
+		// Type Encoding Practices §5: "the default Response Mode for this
+		// Response Type is the fragment encoding" (code id_token, id_token
+		// token).
 		a.Mode = ModeFragment
 	}
 	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") || slices.Contains(req.Invalid, "state") {
@@ -213,9 +235,20 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if len(req.Invalid) > 0 {
 		return a, ErrInvalidRequest("%s is not valid text (UTF-8 without control characters, at most %d bytes)", strings.Join(req.Invalid, ", "), MaxParamLen)
 	}
-	switch req.ResponseType {
+	switch rt {
 	case "":
 		return a, ErrInvalidRequest("response_type is missing")
+	case ResponseCodeIDToken:
+		// The hybrid flow hands out an ID token at the authorization
+		// endpoint: it needs the code grant and the client's explicit
+		// opt-in to front-channel tokens (the implicit grant).
+		if !hasGrantType(c, GrantAuthorizationCode) || !hasGrantType(c, GrantImplicit) {
+			return a, ErrUnauthorizedClient("this client is not allowed the hybrid flow (response_type=code id_token needs the authorization_code and implicit grants)")
+		}
+	case ResponseIDTokenToken:
+		if !hasGrantType(c, GrantImplicit) {
+			return a, ErrUnauthorizedClient("this client is not allowed the implicit grant (response_type=id_token token)")
+		}
 	case "code":
 		if !hasGrantType(c, GrantAuthorizationCode) {
 			return a, ErrUnauthorizedClient("this client is not allowed the authorization code grant")
@@ -227,7 +260,7 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	default:
 		return a, ErrUnsupportedResponseType("response_type %q is not supported; use code", req.ResponseType)
 	}
-	a.ResponseType = req.ResponseType
+	a.ResponseType = rt
 	// Seed 004: state is required — "An unguessable, cryptographically
 	// secure random string used to protect against cross-site request
 	// forgery attacks."
@@ -265,7 +298,7 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		return a, e
 	}
 	a.Scopes, a.Audience = scopes, aud
-	if req.ResponseType == "code" {
+	if rt == "code" || rt == ResponseCodeIDToken {
 		switch {
 		case req.CodeChallenge != "" || req.CodeChallengeMethod != "":
 			if err := ValidateCodeChallenge(req.CodeChallenge, req.CodeChallengeMethod); err != nil {
@@ -286,7 +319,38 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 		return a, ErrInvalidRequest("nonce is longer than %d characters", maxNonceLen)
 	}
 	a.Nonce = req.Nonce
+	if rt == ResponseCodeIDToken || rt == ResponseIDTokenToken {
+		// OpenID Connect Core §3.2.2.1 / §3.3.2.11: with an ID token from
+		// the authorization endpoint, "nonce: REQUIRED", and the openid
+		// scope makes it an OpenID Connect request at all.
+		if !isOIDC(scopes) {
+			return a, ErrInvalidScope("response_type %q needs the openid scope", rt)
+		}
+		if req.Nonce == "" {
+			return a, ErrInvalidRequest("nonce is required with response_type %q", rt)
+		}
+		if s.signer == nil {
+			return a, ErrUnsupportedResponseType("ID tokens are not available: no signing keys")
+		}
+	}
 	a.Signup = req.Intention == "signup"
+	if req.MaxAge != "" {
+		// §3.1.2.1 max_age: "Maximum Authentication Age. Specifies the
+		// allowable elapsed time in seconds since the last time the End-User
+		// was actively authenticated".
+		n, err := strconv.ParseInt(req.MaxAge, 10, 64)
+		if err != nil || n < 0 || n > 1<<31 {
+			return a, ErrInvalidRequest("max_age must be a number of seconds")
+		}
+		a.MaxAge, a.HasMaxAge = time.Duration(n)*time.Second, true
+	}
+	if req.IDTokenHint != "" {
+		sub, aud, err := s.HintSubject(ctx, req.IDTokenHint)
+		if err != nil || !slices.Contains(aud, c.ID) {
+			return a, ErrInvalidRequest("id_token_hint is not an ID token this server issued to this client")
+		}
+		a.HintSubject = sub
+	}
 	return a, nil
 }
 
@@ -298,10 +362,11 @@ func parsePrompt(s string) ([]string, error) {
 	for p := range strings.FieldsSeq(s) {
 		switch p {
 		case PromptNone, PromptLogin, PromptConsent:
-		case "select_account":
-			continue // one account per browser: nothing to select
+		case PromptSelectAccount:
+			// One account per browser: the account is "selected" by
+			// signing in as it, which prompt=login offers.
 		default:
-			return nil, fmt.Errorf("prompt %q is not supported (none, login, consent)", p)
+			return nil, fmt.Errorf("prompt %q is not supported (none, login, consent, select_account)", p)
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
@@ -317,7 +382,17 @@ func parsePrompt(s string) ([]string, error) {
 // prompt=login asks for a sign-in that is fresh. authTime is when the
 // session's user signed in.
 func (s *Service) NeedsLogin(a *Authorization, authTime time.Time) bool {
-	return a.HasPrompt(PromptLogin) && s.time().Sub(authTime) > s.loginAge
+	age := s.time().Sub(authTime)
+	if a.HasMaxAge && age > max(a.MaxAge, s.loginAge) {
+		// §3.1.2.1 max_age: "If the elapsed time is greater than this
+		// value, the OP MUST attempt to actively re-authenticate the
+		// End-User." A sign-in within the prompt=login window counts as
+		// the re-authentication (the browser comes back from it a moment
+		// later), so a max_age shorter than that window acts like it —
+		// §3.1.2.1 itself makes max_age=0 "equivalent to prompt=login".
+		return true
+	}
+	return (a.HasPrompt(PromptLogin) || a.HasPrompt(PromptSelectAccount)) && age > s.loginAge
 }
 
 // NeedsConsent reports whether the consent page must be shown: always with
@@ -415,6 +490,15 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return "", ErrServerError(err)
 	}
+	if isOIDC(a.Scopes) {
+		u, err := s.st.UserByID(ctx, userID)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.recordSignIn(ctx, grantID, u, authTime, a.Nonce); err != nil {
+			return "", ErrServerError(err)
+		}
+	}
 	p := url.Values{}
 	switch a.ResponseType {
 	case "code":
@@ -436,6 +520,49 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 			return "", ErrServerError(err)
 		}
 		p.Set("code", code)
+	case ResponseCodeIDToken:
+		code, hash, err := s.newSecret(credential.AuthCode)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		ac := &store.AuthCode{
+			Hash: hash, GrantID: grantID, ClientID: a.Client.ID, UserID: userID,
+			RedirectURI: a.Request.RedirectURI, Scopes: a.Scopes, Audience: a.Audience,
+			CodeChallenge: a.CodeChallenge, CodeChallengeMethod: a.CodeChallengeMethod, Nonce: a.Nonce,
+			AuthTime: authTime.UTC().Truncate(time.Millisecond), CreatedAt: now, ExpiresAt: now.Add(s.codeTTL),
+		}
+		// OpenID Connect Core §3.3.2.11: "c_hash: Code hash value. ...
+		// REQUIRED" when the ID token is issued with a code.
+		idt, err := s.mintIDToken(ctx, idTokenParams{client: a.Client, userID: userID, grantID: grantID, scopes: a.Scopes, code: code, withNonce: true, now: now})
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.st.CreateAuthCode(ctx, ac); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("code", code)
+		p.Set("id_token", idt)
+	case ResponseIDTokenToken:
+		// §3.2.2.5: "access_token ... token_type ... id_token ... state
+		// ... expires_in"; no refresh token from the authorization
+		// endpoint (RFC 6749 §4.2.2).
+		ttl := s.accessTTLFor(a.Client)
+		access, err := s.mint(credential.AccessToken, a.Client, userID, grantID, a.Scopes, a.Audience, now, ttl)
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		idt, err := s.mintIDToken(ctx, idTokenParams{client: a.Client, userID: userID, grantID: grantID, scopes: a.Scopes, accessToken: access.secret, withNonce: true, now: now})
+		if err != nil {
+			return "", ErrServerError(err)
+		}
+		if err := s.st.CreateTokens(ctx, access.record); err != nil {
+			return "", ErrServerError(err)
+		}
+		p.Set("access_token", access.secret)
+		p.Set("token_type", "Bearer")
+		p.Set("expires_in", strconv.FormatInt(int64(ttl/time.Second), 10))
+		p.Set("scope", scope.Format(a.Scopes))
+		p.Set("id_token", idt)
 	case "token":
 		// RFC 6749 §4.2.2: "The authorization server MUST NOT issue a refresh
 		// token."

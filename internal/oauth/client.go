@@ -53,6 +53,11 @@ type NewClient struct {
 	// need an app to be reviewed, and until app review exists an
 	// administrator's registration is that review.
 	ByAdmin bool
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to (OpenID Connect RP-Initiated Logout 1.0 §3).
+	PostLogoutRedirectURIs []string
+	// IDTokenAlg is id_token_signed_response_alg ("" for RS256).
+	IDTokenAlg string
 }
 
 // ValidateClient checks a client record against the scope catalog cat and
@@ -234,7 +239,20 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 		}
 		secrets = append(secrets, store.ClientSecret{ID: sid, ClientID: c.ID, Hash: hash, CreatedAt: now})
 	}
-	if err := s.st.CreateClient(ctx, c, secrets); err != nil {
+	co, err := s.validateClientOIDC(c, nc)
+	if err != nil {
+		return nil, "", &InvalidClientError{Err: err}
+	}
+	err = s.st.InTx(ctx, func(tx store.Store) error {
+		if err := tx.CreateClient(ctx, c, secrets); err != nil {
+			return err
+		}
+		if co != nil {
+			return tx.PutClientOIDC(ctx, co)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, "", fmt.Errorf("oauth: creating client: %w", err)
 	}
 	return c, secret, nil

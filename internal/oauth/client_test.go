@@ -109,7 +109,7 @@ func TestParsePrompt(t *testing.T) {
 		{"none", []string{"none"}, true},
 		{"login consent", []string{"login", "consent"}, true},
 		{"consent consent", []string{"consent"}, true},
-		{"select_account", nil, true},
+		{"select_account", []string{"select_account"}, true},
 		{"none consent", nil, false},
 		{"create", nil, false},
 		{"NONE", nil, false},

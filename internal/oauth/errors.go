@@ -327,3 +327,42 @@ func sanitizeDescription(s string) string {
 		return -1
 	}, s)
 }
+
+// WriteBearerError answers a protected resource request (RFC 6750 §3): 401
+// with a Bearer challenge for a missing or bad token, 403 insufficient_scope,
+// 400 invalid_request. err nil means no credentials were sent: §3.1 "If the
+// request lacks any authentication information ..., the resource server
+// SHOULD NOT include an error code or other error information."
+func WriteBearerError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	challenge := `Bearer realm="` + Realm + `"`
+	if err == nil {
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeJSON(w, http.StatusUnauthorized, struct {
+			Error string `json:"error"`
+		}{CodeInvalidToken})
+		return
+	}
+	e := AsError(err)
+	logError(logger, r, e)
+	status := e.Status
+	switch e.Code {
+	case CodeInvalidToken:
+		status = http.StatusUnauthorized
+	case CodeInsufficientScope:
+		status = http.StatusForbidden
+	case CodeInvalidRequest:
+		status = http.StatusBadRequest
+	}
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	desc := sanitizeDescription(e.Description)
+	if e.Code != CodeServerError {
+		challenge += fmt.Sprintf(`, error=%q, error_description=%q`, e.Code, desc)
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	writeJSON(w, status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.Code, desc})
+}

@@ -86,6 +86,17 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 	if err != nil {
 		return nil, ErrServerError(err)
 	}
+	if isOIDC(scopes) && s.signer != nil {
+		// Minted before the tokens are stored: a signing failure leaves
+		// nothing usable behind (the code is spent either way).
+		resp.IDToken, err = s.mintIDToken(ctx, idTokenParams{
+			client: c, userID: ac.UserID, grantID: ac.GrantID, scopes: scopes,
+			accessToken: resp.AccessToken, withNonce: true, now: now,
+		})
+		if err != nil {
+			return nil, ErrServerError(err)
+		}
+	}
 	if err := s.st.CreateTokens(ctx, records...); err != nil {
 		return nil, ErrServerError(err)
 	}

@@ -99,6 +99,19 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 	}
 	// Consume the old token and store the new ones in one transaction; a
 	// concurrent use of the same token loses here and revokes the family.
+	if isOIDC(scopes) && s.signer != nil {
+		// OpenID Connect Core §12.2: "Upon successful validation of the
+		// Refresh Token, the response body is the Token Response of Section
+		// 3.1.3.3 except that it might not contain an id_token." One is
+		// sent, for the same subject, with the original auth_time.
+		resp.IDToken, err = s.mintIDToken(ctx, idTokenParams{
+			client: c, userID: info.UserID, grantID: info.GrantID, scopes: scopes,
+			accessToken: resp.AccessToken, now: now,
+		})
+		if err != nil {
+			return nil, ErrServerError(err)
+		}
+	}
 	_, err = s.st.RotateRefreshToken(ctx, hash, now, records...)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed):

@@ -24,6 +24,14 @@ type UI interface {
 	// RedirectToLogin sends the browser to sign in — or sign up when signup
 	// is true — and back to returnTo (a path on this server).
 	RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string, signup bool)
+	// RedirectToLoginAs is RedirectToLogin with the email field filled in
+	// (OpenID Connect login_hint).
+	RedirectToLoginAs(w http.ResponseWriter, r *http.Request, returnTo, email string, signup bool)
+	// SignOut ends the browser's session (RP-initiated logout).
+	SignOut(w http.ResponseWriter, r *http.Request) error
+	// ConfirmLogout asks the user to confirm signing out (RP-initiated
+	// logout without a valid id_token_hint).
+	ConfirmLogout(w http.ResponseWriter, r *http.Request)
 	// Reauthenticate sends the browser to sign in again, then back to
 	// returnTo (prompt=login). It changes no state: the current session
 	// stays until the new sign-in succeeds.
@@ -84,6 +92,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	}
 	mux.Handle("GET "+PathApps, page(h.apps))
 	mux.Handle("POST "+PathApps+"/{client_id}/revoke", page(h.revokeApp))
+	h.oidcRoutes(mux)
 }
 
 // ---------------------------------------------------------------- authorize
@@ -117,10 +126,25 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 			h.authorizeError(w, r, a, ErrLoginRequired("the user is not signed in"))
 			return
 		}
-		h.ui.RedirectToLogin(w, r, r.URL.RequestURI(), a.Signup)
+		h.ui.RedirectToLoginAs(w, r, r.URL.RequestURI(), req.LoginHint, a.Signup)
+		return
+	}
+	if a.HintSubject != "" && a.HintSubject != userID {
+		// OpenID Connect Core §3.1.2.1 id_token_hint: "If the End-User
+		// identified by the ID Token is logged in or is logged in by the
+		// request, then the Authorization Server returns a positive
+		// response; otherwise, it SHOULD return an error, such as
+		// login_required."
+		h.authorizeError(w, r, a, ErrLoginRequired("another user is signed in than the one id_token_hint names"))
 		return
 	}
 	if h.svc.NeedsLogin(a, authTime) {
+		if a.HasPrompt(PromptNone) {
+			// §3.1.2.6 login_required: "The Authorization Server requires
+			// End-User authentication." (max_age exceeded).
+			h.authorizeError(w, r, a, ErrLoginRequired("the sign-in is older than max_age allows"))
+			return
+		}
 		// OpenID Connect Core §3.1.2.1, prompt=login: "The Authorization
 		// Server SHOULD prompt the End-User for reauthentication." Prompt,
 		// not sign out: the session is replaced after the new sign-in.

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -159,6 +160,11 @@ type envOpts struct {
 	accessTTL      time.Duration
 	clientCacheTTL time.Duration
 	scopes         *scope.Holder
+	// realKeys signs ID tokens with the signing keys in the store (every
+	// algorithm) instead of the shared test RSA key.
+	realKeys bool
+	// jwtAccess (with realKeys) issues RFC 9068 JWT access tokens.
+	jwtAccess bool
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -198,10 +204,26 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	if err != nil {
 		t.Fatal(err)
 	}
+	var (
+		signer  oauth.Signer = testSigner(t)
+		jwks    server.Area  = jwksArea{}
+		jwtKeys oauth.JWTSigner
+		format  string
+	)
+	if o.realKeys {
+		km, err := keys.New(context.Background(), st, box, clock.Now, rand.Reader, log, keys.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, jwks = km, keysArea{km}
+		if o.jwtAccess {
+			jwtKeys, format = km, oauth.FormatJWT
+		}
+	}
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
-		APIs: testAPIs, Credentials: auth, Scopes: o.scopes,
+		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: signer, JWT: jwtKeys, AccessTokenFormat: format,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +244,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		t.Fatal(err)
 	}
 	h := server.New(server.Options{Log: log, DB: st, Registry: prometheus.NewRegistry(), MaxBodyBytes: 1 << 20, Version: "test"},
-		pages, oauth.NewHandler(svc, pages.OAuthUI(), log), api.NewMe(ids, auth, log), scopeArea{auth})
+		pages, oauth.NewHandler(svc, pages.OAuthUI(), log), api.NewMe(ids, auth, log), scopeArea{auth}, jwks)
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)

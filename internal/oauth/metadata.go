@@ -45,7 +45,7 @@ func (s *Service) Metadata() Metadata {
 		RevocationEndpoint:                     s.issuer + PathRevoke,
 		IntrospectionEndpoint:                  s.issuer + PathIntrospect,
 		ScopesSupported:                        s.catalog().Names(),
-		ResponseTypesSupported:                 []string{"code", "token"},
+		ResponseTypesSupported:                 []string{"code", "token", ResponseCodeIDToken, ResponseIDTokenToken},
 		ResponseModesSupported:                 []string{"query", "fragment"},
 		GrantTypesSupported:                    GrantTypes(),
 		TokenEndpointAuthMethodsSupported:      []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone},

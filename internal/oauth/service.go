@@ -57,6 +57,9 @@ const (
 	// DefaultLoginMaxAge: with prompt=login, a sign-in older than this is
 	// redone.
 	DefaultLoginMaxAge = 2 * time.Minute
+	// DefaultIDTokenTTL: an ID token is read by the client once, right
+	// after it is issued.
+	DefaultIDTokenTTL = time.Hour
 )
 
 // Options build a Service.
@@ -91,6 +94,10 @@ type Options struct {
 	// (the API's authenticator). Without it only refresh tokens introspect
 	// as active.
 	Credentials CredentialValidator
+	// Signer signs ID tokens (OpenID Connect). Without it the openid scope
+	// yields no ID token and discovery is not served.
+	Signer     Signer
+	IDTokenTTL time.Duration // default 1h
 
 	// JWT signs JWT access tokens; nil: every access token is opaque.
 	JWT JWTSigner
@@ -121,6 +128,8 @@ type Service struct {
 	apis       map[string]API
 	creds      CredentialValidator
 	scopes     *scope.Holder
+	signer     Signer
+	idTokenTTL time.Duration
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -149,6 +158,10 @@ func NewService(o Options) (*Service, error) {
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
+		signer: o.Signer, idTokenTTL: o.IDTokenTTL,
+	}
+	if s.idTokenTTL <= 0 {
+		s.idTokenTTL = DefaultIDTokenTTL
 	}
 	s.opaque = opaqueStrategy{s}
 	switch o.AccessTokenFormat {

@@ -79,6 +79,8 @@ type TokenResponse struct {
 	// to the scope requested by the client; otherwise, REQUIRED", and always
 	// sending it spares clients the comparison.
 	Scope string `json:"scope,omitempty"`
+	// IDToken is the OpenID Connect ID token (scope openid).
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // Token handles a token request: client authentication first, then the
@@ -171,7 +173,7 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 		Scope: scope.Format(accessScopes),
 	}
 	records := []*store.Token{access.record}
-	if hasGrantType(c, GrantRefreshToken) {
+	if mayRefresh(c, refreshScopes) {
 		refresh, err := s.mint(credential.RefreshToken, c, userID, grantID, refreshScopes, refreshAud, now, s.refreshTTLFor(c))
 		if err != nil {
 			return nil, nil, err

@@ -91,11 +91,13 @@ func TestNewReportsEveryProblem(t *testing.T) {
 func TestBuiltinCarriers(t *testing.T) {
 	cat := Builtin()
 	for _, s := range cat.All() {
-		if !s.BuiltIn || s.Group != BuiltinGroup || !s.PAT || !s.App {
+		oidc := slices.Contains([]string{OpenID, Profile, Email, OfflineAccess}, s.Name)
+		// OpenID Connect scopes belong to a user's sign-in with an app only.
+		if !s.BuiltIn || s.Group != BuiltinGroup || s.PAT == oidc || s.App == oidc {
 			t.Errorf("built-in %+v", s)
 		}
 	}
-	if got := cat.NamesFor(Delegated); !slices.Equal(got, []string{ProfileRead, TokensRead}) {
+	if got := cat.NamesFor(Delegated); !slices.Equal(got, []string{ProfileRead, TokensRead, OpenID, Profile, Email, OfflineAccess}) {
 		t.Errorf("delegable built-ins %q", got)
 	}
 	if got, err := New(nil); err != nil || !slices.Equal(got.Names(), cat.Names()) {

@@ -30,6 +30,14 @@ const (
 	KeysRevoke   = "keys:revoke"
 )
 
+// OpenID Connect scopes (OpenID Connect Core 1.0 §3.1.2.1, §5.4, §11).
+const (
+	OpenID        = "openid"
+	Profile       = "profile"
+	Email         = "email"
+	OfflineAccess = "offline_access"
+)
+
 // Carrier is a kind of credential that may carry a scope.
 type Carrier string
 
@@ -104,12 +112,21 @@ func builtins() []Scope {
 	b := func(name, desc string, delegate bool) Scope {
 		return Scope{Name: name, Description: desc, Group: BuiltinGroup, PAT: true, App: true, Delegate: delegate, BuiltIn: true}
 	}
+	oidc := func(name, desc string) Scope {
+		return Scope{Name: name, Description: desc, Group: BuiltinGroup, Delegate: true, BuiltIn: true}
+	}
 	return []Scope{
 		b(ProfileRead, "See your name, email address and account details", true),
 		b(TokensRead, "See the list of your personal access tokens (never the tokens themselves)", true),
 		b(TokensRevoke, "Revoke your personal access tokens", false),
 		b(KeysRead, "See the list of your apps' API keys (never the keys themselves)", false),
 		b(KeysRevoke, "Revoke your apps' API keys", false),
+		// OpenID Connect scopes only make sense in a user's sign-in with a
+		// third-party app: no PAT or app credential carries them.
+		oidc(OpenID, "Sign you in with your account (know who you are)"),
+		oidc(Profile, "See your name"),
+		oidc(Email, "See your email address"),
+		oidc(OfflineAccess, "Keep access while you are not using it (stay signed in)"),
 	}
 }
 

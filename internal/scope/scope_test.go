@@ -78,10 +78,11 @@ func TestScopeCatalog(t *testing.T) {
 }
 
 // TestCredentialScopesNeverDelegated: a scope that manages credentials (any
-// scope but the read-only profile and token-list ones) is never delegable;
+// scope but the read-only profile and token-list ones, and the OpenID Connect
+// scopes) is never delegable;
 // the old tokens:write is gone.
 func TestCredentialScopesNeverDelegated(t *testing.T) {
-	delegated := map[string]bool{ProfileRead: true, TokensRead: true}
+	delegated := map[string]bool{ProfileRead: true, TokensRead: true, OpenID: true, Profile: true, Email: true, OfflineAccess: true}
 	for _, s := range Builtin().All() {
 		if s.Delegate != delegated[s.Name] {
 			t.Errorf("scope %q: Delegate = %v, want %v", s.Name, s.Delegate, delegated[s.Name])

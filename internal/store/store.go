@@ -54,6 +54,7 @@ type Store interface {
 	PATs
 	APIKeys
 	Meta
+	OIDC
 	SigningKeys
 	Outbox
 	AccountTokens

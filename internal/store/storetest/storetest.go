@@ -132,6 +132,8 @@ func coreCases() []testCase {
 		{"signing_keys/lifecycle", testSigningKeysLifecycle},
 		{"signing_keys/kid_unique", testSigningKeyKIDUnique},
 
+		{"oidc/sign_in", testSignIn},
+		{"oidc/client", testClientOIDC},
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},
 		{"race/totp_step", testRaceTOTPStep},
