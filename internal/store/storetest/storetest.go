@@ -59,6 +59,7 @@ func cases() []testCase {
 		{"users/list", testUserList},
 		{"users/update_password", testUserUpdatePassword},
 		{"users/set_disabled", testUserSetDisabled},
+		{"users/must_change_password", testUserMustChangePassword},
 		{"users/totp", testUserTOTP},
 		{"users/totp_step", testTOTPStep},
 		{"users/recovery_codes", testRecoveryCodes},
