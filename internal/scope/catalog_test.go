@@ -91,9 +91,12 @@ func TestNewReportsEveryProblem(t *testing.T) {
 func TestBuiltinCarriers(t *testing.T) {
 	cat := Builtin()
 	for _, s := range cat.All() {
-		if !s.BuiltIn || s.Group != BuiltinGroup || !s.PAT || !s.App {
+		if !s.BuiltIn || s.Group != BuiltinGroup || !s.PAT || s.App == s.AdminOnly {
 			t.Errorf("built-in %+v", s)
 		}
+	}
+	if a, ok := cat.Lookup(Admin); !ok || a.Delegate || a.App || !a.AdminOnly || !a.Sensitive {
+		t.Errorf("admin scope %+v: must be an administrator-only, sensitive PAT scope", a)
 	}
 	if got := cat.NamesFor(Delegated); !slices.Equal(got, []string{ProfileRead, TokensRead}) {
 		t.Errorf("delegable built-ins %q", got)

@@ -28,6 +28,11 @@ const (
 	TokensRevoke = "tokens:revoke"
 	KeysRead     = "keys:read"
 	KeysRevoke   = "keys:revoke"
+	// Admin lets a personal access token use the admin API (/admin). Only
+	// an administrator's PAT may carry it, and it is re-checked on every
+	// use: the token stops working for /admin when its owner stops being an
+	// administrator. No app, delegated or not, can ever hold it.
+	Admin = "admin"
 )
 
 // Carrier is a kind of credential that may carry a scope.
@@ -78,6 +83,9 @@ type Scope struct {
 	// until app review exists only an administrator may register a client
 	// with one.
 	Sensitive bool
+	// AdminOnly scopes may be carried only by an administrator's
+	// credential, and are never part of a default set.
+	AdminOnly bool
 	// BuiltIn marks Gatehouse's own scopes, which configuration cannot
 	// redefine.
 	BuiltIn bool
@@ -110,6 +118,11 @@ func builtins() []Scope {
 		b(TokensRevoke, "Revoke your personal access tokens", false),
 		b(KeysRead, "See the list of your apps' API keys (never the keys themselves)", false),
 		b(KeysRevoke, "Revoke your apps' API keys", false),
+		// Not delegable and not an app scope: a third-party app can never
+		// request it (the authorization and token endpoints only grant
+		// delegable scopes), and no app credential carries it.
+		{Name: Admin, Description: "Administer Gatehouse: review apps and manage every user's account", Group: BuiltinGroup,
+			PAT: true, AdminOnly: true, Sensitive: true, BuiltIn: true},
 	}
 }
 
