@@ -139,6 +139,8 @@ type Users interface {
 	// not a transparent rehash) CredentialsChangedAt is set to at.
 	UpdatePassword(ctx context.Context, userID, hash string, rotate bool, at time.Time) error
 	SetDisabled(ctx context.Context, userID string, disabled bool, at time.Time) error
+	// SetAdmin grants or takes away the administrator role.
+	SetAdmin(ctx context.Context, userID string, admin bool, at time.Time) error
 	// SetMustChangePassword sets or clears User.MustChangePassword.
 	SetMustChangePassword(ctx context.Context, userID string, must bool, at time.Time) error
 	// SetTOTP stores the sealed seed and whether it is enabled; an empty

@@ -107,6 +107,12 @@ func (s *Store) SetDisabled(ctx context.Context, userID string, disabled bool, a
 	return affectedOne("set disabled", res, err)
 }
 
+// SetAdmin implements store.Users.
+func (s *Store) SetAdmin(ctx context.Context, userID string, admin bool, at time.Time) error {
+	res, err := s.wq.exec(ctx, `UPDATE users SET admin = ?, updated_at = ? WHERE id = ?`, admin, ms(at), userID)
+	return affectedOne("set admin", res, err)
+}
+
 // SetMustChangePassword implements store.Users.
 func (s *Store) SetMustChangePassword(ctx context.Context, userID string, must bool, at time.Time) error {
 	res, err := s.wq.exec(ctx, `UPDATE users SET must_change_password = ?, updated_at = ? WHERE id = ?`,

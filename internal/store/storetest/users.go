@@ -128,6 +128,14 @@ func testUserMustChangePassword(t *testing.T, f *fixture) {
 	got, err = f.s.UserByEmail(f.ctx, v.Email)
 	must(t, err)
 	equal(t, "created user", *got, *v)
+	// The administrator role is set and taken away alike.
+	wantErr(t, f.s.SetAdmin(f.ctx, "nope", true, f.now), store.ErrNotFound)
+	for _, admin := range []bool{true, false} {
+		must(t, f.s.SetAdmin(f.ctx, v.ID, admin, f.at(time.Minute)))
+		got, err = f.s.UserByID(f.ctx, v.ID)
+		must(t, err)
+		equal(t, "Admin", got.Admin, admin)
+	}
 	// Clearing it explicitly works too.
 	must(t, f.s.SetMustChangePassword(f.ctx, v.ID, false, f.at(time.Hour)))
 	got, err = f.s.UserByID(f.ctx, v.ID)
