@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -73,6 +74,8 @@ type App struct {
 	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
+	Keys          *keys.Manager        // JWT signing keys and the JWKS (nil for the migrate command)
+	emailServices                      // outbox and mailer (outgoing email)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -129,6 +132,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		}
 	}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if mode != NoSchemaCheck {
+		if err := a.buildKeys(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	if err := a.buildServices(); err != nil {
 		st.Close()
 		return nil, err
@@ -204,6 +213,9 @@ func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
+	if err := a.buildEmail(); err != nil {
+		return err
+	}
 	if err := a.buildAccounts(); err != nil {
 		return err
 	}
@@ -224,7 +236,8 @@ func (a *App) Handler(version string) http.Handler {
 	areas := []server.Area{
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
-		a.oauthArea(), a.Gateway, a.adminArea(), a.consoleArea(),
+		a.oauthArea(), a.Gateway, jwksArea{a.Keys}, a.adminArea(), a.consoleArea(),
+		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)
 	// Validated with the configuration, so these cannot fail here.
@@ -244,6 +257,10 @@ func (a *App) Handler(version string) http.Handler {
 // stamps) until ctx ends.
 func (a *App) RunBackground(ctx context.Context) {
 	a.runTokenFlushers(ctx)
+	if a.Keys != nil {
+		go a.Keys.Run(ctx)
+	}
+	a.runOutbox(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

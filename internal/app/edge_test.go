@@ -279,7 +279,7 @@ func TestInvalidTextAtTheEdge(t *testing.T) {
 				{"authorized app id 0xFF", req{method: "POST", path: "/account/apps/%FF/revoke", contentType: form, session: true, csrfFrom: "/account/apps"}, 400, "page", nil},
 				// A header is sanitised, not refused: the sign-in succeeds
 				// and its session is stored.
-				{"sign-in User-Agent 0xFF", req{method: "POST", path: "/login", body: "email=ada%40example.com&password=" + url.QueryEscape(edgePassword), contentType: form, csrfFrom: "/login", header: []string{"User-Agent", "Mozilla/5.0 \xff\xfe Firefox/140.0"}}, 303, "", map[string]int{"sessions": 1}},
+				{"sign-in User-Agent 0xFF", req{method: "POST", path: "/login", body: "email=ada%40example.com&password=" + url.QueryEscape(edgePassword), contentType: form, csrfFrom: "/login", header: []string{"User-Agent", "Mozilla/5.0 \xff\xfe Firefox/140.0"}}, 303, "", map[string]int{"sessions": 1, "known_devices": 1}},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

@@ -22,11 +22,21 @@ func (a *App) buildOAuth() error {
 		// validators.
 		Credentials: a.Authn,
 		Scopes:      a.Scopes,
+		// Access tokens are opaque unless access_token_format or an API's
+		// token_format asks for RFC 9068 JWTs.
+		JWT:               a.jwtSigner(),
+		AccessTokenFormat: a.Config.AccessTokenFormat,
+		JWTAccessTokenAlg: a.Config.JWTAccessTokenAlg,
+		JWTAccessTokenTTL: a.Config.JWTAccessTokenTTL,
 	})
 	if err != nil {
 		return err
 	}
 	a.Authn.RegisterBearer(credential.AccessToken, a.OAuth)
+	// JWT access tokens are not Gatehouse-prefixed credentials: every
+	// bearer token that is not one goes to the OAuth service, which
+	// accepts only a signed at+jwt it issued and has not revoked.
+	a.Authn.RegisterFallback(a.OAuth)
 	return nil
 }
 
@@ -35,7 +45,7 @@ func (a *App) buildOAuth() error {
 func apis(specs []config.APISpec) []oauth.API {
 	out := make([]oauth.API, 0, len(specs))
 	for _, s := range specs {
-		out = append(out, oauth.API{Identifier: s.Identifier, Name: s.Name, Scopes: s.Scopes})
+		out = append(out, oauth.API{Identifier: s.Identifier, Name: s.Name, Scopes: s.Scopes, TokenFormat: s.TokenFormat})
 	}
 	return out
 }

@@ -23,7 +23,7 @@ type tokenServices struct {
 // buildTokens wires PATs and API keys and registers their bearer validators.
 func (a *App) buildTokens() error {
 	var err error
-	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes}); err != nil {
+	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes, Created: a.AccountMail.PATCreated}); err != nil {
 		return err
 	}
 	if a.APIKeys, err = apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{Scopes: a.Scopes}); err != nil {

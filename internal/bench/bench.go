@@ -38,6 +38,11 @@ type Options struct {
 	Target      string // drive this running server instead of starting one
 	Workloads   []string
 	Binary      string // gatehouse binary; "" → os.Executable()
+	// Generator is builtin (default), wrk, or auto (wrk when installed).
+	Generator string
+	// Bare also measures the bare ceiling: a minimal net/http server in a
+	// child process of Binary (see bare.go).
+	Bare bool
 
 	// Progress receives one line per step (stderr in the CLI); may be nil.
 	Progress io.Writer
@@ -85,6 +90,21 @@ func (o *Options) normalise() error {
 	if o.Warmup < 0 || o.Warmup > maxDuration {
 		return fmt.Errorf("warmup must be between 0 and %v", maxDuration)
 	}
+	switch o.Generator {
+	case "", GeneratorBuiltin:
+		o.Generator = GeneratorBuiltin
+	case GeneratorAuto:
+		o.Generator = GeneratorBuiltin
+		if wrkPath() != "" {
+			o.Generator = GeneratorWrk
+		}
+	case GeneratorWrk:
+		if wrkPath() == "" {
+			return errors.New("--generator wrk: wrk is not on PATH (apt-get install wrk)")
+		}
+	default:
+		return fmt.Errorf("generator %q: want builtin, wrk or auto", o.Generator)
+	}
 	known := workloadNames()
 	for _, w := range o.Workloads {
 		if !slices.Contains(known, w) {
@@ -130,7 +150,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{
 		Tool: "gatehouse bench", StartedAt: time.Now(),
 		Concurrency: o.Concurrency, DurationS: o.Duration.Seconds(), Quick: o.Quick,
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Generator: o.Generator,
 	}
 
 	var (
@@ -218,13 +238,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				Status: StatusFailed, Reason: "the server exited; its log: " + srv.logTail(5)})
 			continue
 		}
-		res := runWorkload(ctx, &o, w, fx, srv)
-		rep.Workloads = append(rep.Workloads, res)
-		switch res.Status {
-		case StatusOK:
-			o.logf("%-18s %s ops/s, p99 %s, %d errors", w.Name, fmtRate(res.OpsPerSecond), fmtMS(res.P99MS), res.Errors)
-		default:
-			o.logf("%-18s %s: %s", w.Name, res.Status, res.Reason)
+		rows := []Result{runWorkload(ctx, &o, w, fx, srv)}
+		if w.Name == "ceiling" && o.Bare {
+			// The bare ceiling right after Gatehouse's own, in the same
+			// conditions (see bare.go).
+			rows = append(rows, runBare(ctx, &o, fx))
+		}
+		for _, res := range rows {
+			rep.Workloads = append(rep.Workloads, res)
+			switch res.Status {
+			case StatusOK:
+				o.logf("%-18s %s ops/s, p99 %s, %d errors", res.Name, fmtRate(res.OpsPerSecond), fmtMS(res.P99MS), res.Errors)
+			default:
+				o.logf("%-18s %s: %s", res.Name, res.Status, res.Reason)
+			}
 		}
 	}
 	if srv != nil {
@@ -292,24 +319,57 @@ func runWorkload(ctx context.Context, o *Options, w workload, fx *fixtures, srv 
 		OnMeasureStart: func() { sample(&srvStart, &cliStart) },
 		OnMeasureEnd:   func() { sample(&srvEnd, &cliEnd) },
 	}
-	lr := runLoad(ctx, plan, ops)
-
-	res.Status = StatusOK
-	res.Ops, res.Errors, res.FirstError = lr.OK, lr.Errors, lr.FirstError
-	res.OpsPerSecond = float64(lr.OK) / lr.Elapsed.Seconds()
-	res.fillLatency(&lr.Hist)
+	res.Generator = GeneratorBuiltin
+	var ok uint64
+	if o.Generator == GeneratorWrk && w.static != nil {
+		res.Generator = GeneratorWrk
+		r := w.static(fx)
+		url := r.URL
+		if strings.HasPrefix(url, "/") {
+			url = fx.c.base + url
+		}
+		dir, err := os.MkdirTemp("", "gatehouse-wrk-")
+		if err != nil {
+			res.Status, res.Reason = StatusFailed, err.Error()
+			return res
+		}
+		defer os.RemoveAll(dir)
+		if o.Warmup > 0 {
+			if _, err := runWrk(ctx, wrkPath(), dir, url, r, o.Concurrency, o.Warmup); err != nil {
+				res.Status, res.Reason = StatusFailed, err.Error()
+				return res
+			}
+		}
+		plan.OnMeasureStart()
+		f, err := runWrk(ctx, wrkPath(), dir, url, r, o.Concurrency, o.Duration)
+		plan.OnMeasureEnd()
+		if err != nil {
+			res.Status, res.Reason = StatusFailed, err.Error()
+			return res
+		}
+		res.Status = StatusOK
+		f.fill(&res)
+		ok = res.Ops
+	} else {
+		lr := runLoad(ctx, plan, ops)
+		res.Status = StatusOK
+		res.Ops, res.Errors, res.FirstError = lr.OK, lr.Errors, lr.FirstError
+		res.OpsPerSecond = float64(lr.OK) / lr.Elapsed.Seconds()
+		res.fillLatency(&lr.Hist)
+		ok = lr.OK
+	}
 	per1k := func(d time.Duration) *float64 {
-		v := d.Seconds() / float64(lr.OK) * 1000
+		v := d.Seconds() / float64(ok) * 1000
 		return &v
 	}
 	mu.Lock()
-	if cliErr == nil && cliEnd > cliStart && lr.OK > 0 {
+	if cliErr == nil && cliEnd > cliStart && ok > 0 && res.Generator == GeneratorBuiltin {
 		res.ClientCPUSecondsPer1k = per1k(cliEnd - cliStart)
 	}
 	if srv != nil && srvErr == nil && srvEnd >= srvStart {
 		cpu := (srvEnd - srvStart).Seconds()
 		res.ServerCPUSeconds = &cpu
-		if lr.OK > 0 {
+		if ok > 0 {
 			res.ServerCPUSecondsPer1k = per1k(srvEnd - srvStart)
 		}
 	}

@@ -24,7 +24,10 @@ type Report struct {
 	GoVersion     string         `json:"go_version"`
 	Server        *ServerFigures `json:"server,omitempty"` // nil with --target
 	CeilingRPS    float64        `json:"ceiling_rps"`
-	Workloads     []Result       `json:"workloads"`
+	// BareRPS is the bare ceiling (see bare.go); 0 when not measured.
+	BareRPS   float64  `json:"bare_ceiling_rps,omitempty"`
+	Generator string   `json:"generator"`
+	Workloads []Result `json:"workloads"`
 	// Checks hold the figures against issue 6's targets (informational).
 	Checks []Check `json:"checks,omitempty"`
 }
@@ -56,11 +59,15 @@ type Result struct {
 	OpsPerSecond  float64 `json:"ops_per_second"`
 	// PctOfCeiling is OpsPerSecond as a percentage of the ceiling's.
 	PctOfCeiling float64 `json:"percent_of_ceiling"`
-	P50MS        float64 `json:"p50_ms"`
-	P90MS        float64 `json:"p90_ms"`
-	P99MS        float64 `json:"p99_ms"`
-	MaxMS        float64 `json:"max_ms"`
-	MeanMS       float64 `json:"mean_ms"`
+	// PctOfBare is OpsPerSecond as a percentage of the bare ceiling's.
+	PctOfBare float64 `json:"percent_of_bare,omitempty"`
+	// Generator is the load generator that made the row (builtin or wrk).
+	Generator string  `json:"generator,omitempty"`
+	P50MS     float64 `json:"p50_ms"`
+	P90MS     float64 `json:"p90_ms"`
+	P99MS     float64 `json:"p99_ms"`
+	MaxMS     float64 `json:"max_ms"`
+	MeanMS    float64 `json:"mean_ms"`
 	// Server CPU (user+system) over the measured window; nil with --target.
 	ServerCPUSeconds        *float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUSecondsPer1k   *float64 `json:"server_cpu_seconds_per_1k_ops,omitempty"`
@@ -83,17 +90,23 @@ func (r *Result) fillLatency(h *Histogram) {
 
 // computeCeilingShares fills CeilingRPS and every PctOfCeiling.
 func (rep *Report) computeCeilingShares() {
-	rep.CeilingRPS = 0
+	rep.CeilingRPS, rep.BareRPS = 0, 0
 	for _, w := range rep.Workloads {
 		if w.Name == "ceiling" && w.Status == StatusOK {
 			rep.CeilingRPS = w.OpsPerSecond
 		}
+		if w.Name == "bare" && w.Status == StatusOK {
+			rep.BareRPS = w.OpsPerSecond
+		}
 	}
 	for i := range rep.Workloads {
 		w := &rep.Workloads[i]
-		w.PctOfCeiling = 0
+		w.PctOfCeiling, w.PctOfBare = 0, 0
 		if rep.CeilingRPS > 0 && w.Status == StatusOK {
 			w.PctOfCeiling = math.Round(w.OpsPerSecond/rep.CeilingRPS*1e4) / 100
+		}
+		if rep.BareRPS > 0 && w.Status == StatusOK {
+			w.PctOfBare = math.Round(w.OpsPerSecond/rep.BareRPS*1e4) / 100
 		}
 	}
 }
@@ -122,8 +135,14 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, ", %s\n\n", rep.StartedAt.UTC().Format(time.RFC3339))
 
-	b.WriteString("| workload | req/s | % of ceiling | p50 | p90 | p99 | max | errors | server CPU s/1k req |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	bare := rep.BareRPS > 0
+	if bare {
+		b.WriteString("| workload | req/s | % of ceiling | % of bare | p50 | p90 | p99 | max | errors | server CPU s/1k req |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		b.WriteString("| workload | req/s | % of ceiling | p50 | p90 | p99 | max | errors | server CPU s/1k req |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	}
 	type note struct {
 		names []string
 		text  string
@@ -145,13 +164,20 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			if r.ServerCPUSecondsPer1k != nil {
 				cpu = fmt.Sprintf("%.3f", *r.ServerCPUSecondsPer1k)
 			}
+			if bare {
+				pct += fmt.Sprintf(" | %.1f%%", r.PctOfBare)
+			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %d | %s |\n",
 				name, fmtRate(r.OpsPerSecond), pct, fmtMS(r.P50MS), fmtMS(r.P90MS), fmtMS(r.P99MS), fmtMS(r.MaxMS), r.Errors, cpu)
 			if r.FirstError != "" {
 				notes = append(notes, note{names: []string{r.Name}, text: "first error: " + r.FirstError})
 			}
 		default:
-			fmt.Fprintf(&b, "| %s | %s | | | | | | | |\n", name, r.Status)
+			cells := "| | | | | | | |"
+			if bare {
+				cells += " |"
+			}
+			fmt.Fprintf(&b, "| %s | %s %s\n", name, r.Status, cells)
 			// One note per distinct reason: a missing fixture fails several rows.
 			key := r.Status + ": " + r.Reason
 			if i, ok := noteOf[key]; ok {
@@ -176,6 +202,22 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 			}
 			b.WriteString("\n")
 		}
+	}
+	var byGen = map[string][]string{}
+	for _, r := range rep.Workloads {
+		if r.Generator != "" {
+			byGen[r.Generator] = append(byGen[r.Generator], r.Name)
+		}
+	}
+	if names := byGen[GeneratorWrk]; len(names) > 0 {
+		fmt.Fprintf(&b, "- load generator: wrk (1 thread, %d connections) for %s", rep.Concurrency, strings.Join(names, ", "))
+		if others := byGen[GeneratorBuiltin]; len(others) > 0 {
+			fmt.Fprintf(&b, "; builtin for %s (more than one fixed request)", strings.Join(others, ", "))
+		}
+		b.WriteString("\n")
+	}
+	if bare {
+		b.WriteString("- bare: a minimal net/http handler in a child process (form POST → 141 bytes JSON), what HTTP alone costs here\n")
 	}
 	if s := rep.Server; s != nil {
 		fmt.Fprintf(&b, "- idle RSS: %s\n", fmtBytes(s.IdleRSSBytes))

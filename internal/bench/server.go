@@ -104,19 +104,25 @@ func freeLoopbackAddr() (string, error) {
 // startServer runs `<binary> serve` with env and waits until /readyz answers
 // 200. The measured start-to-ready time runs from spawn to that answer.
 func startServer(ctx context.Context, binary, addr string, env []string, dir string) (*serverProc, error) {
-	logPath := filepath.Join(dir, "server.log")
+	return startProc(ctx, binary, []string{"serve"}, addr, "/readyz", env, dir, "server.log")
+}
+
+// startProc runs binary with args and waits until GET readyPath on addr
+// answers 200.
+func startProc(ctx context.Context, binary string, args []string, addr, readyPath string, env []string, dir, logName string) (*serverProc, error) {
+	logPath := filepath.Join(dir, logName)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve")
+	cmd := exec.Command(binary, args...)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	dieWithParent(cmd) // if the bench dies, the server dies with it
 
 	client := &http.Client{Transport: loopbackTransport(2), Timeout: time.Second}
-	readyURL := "http://" + addr + "/readyz"
+	readyURL := "http://" + addr + readyPath
 
 	spawned := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -40,6 +40,17 @@ func (rep *Report) computeChecks() {
 	share("gateway_pat", 50)
 	share("gateway_api_key", 50)
 	share("auth_code", 4)
+	for _, r := range rep.Workloads {
+		if r.Name == "introspect" && r.Status == StatusOK && rep.BareRPS > 0 {
+			add("introspect share of bare", "≥ 50%", fmt.Sprintf("%.1f%%", r.PctOfBare), r.PctOfBare >= 50)
+		}
+		if r.Name == "client_credentials" && r.Status == StatusOK && rep.Database == "sqlite" && rep.BareRPS > 0 {
+			add("client_credentials p99 (SQLite, with the bare ceiling measured)", "≤ 15 ms", fmtMS(r.P99MS), r.P99MS <= 15)
+		}
+		if r.Name == "client_credentials" && r.Status == StatusOK && rep.Database == "postgres" {
+			add("client_credentials on PostgreSQL", "≥ 8,500/s", fmtRate(r.OpsPerSecond), r.OpsPerSecond >= 8500)
+		}
+	}
 	if s := rep.Server; s != nil {
 		add("idle RSS", "≤ 40 MB", fmt.Sprintf("%.1f MB", float64(s.IdleRSSBytes)/1e6), s.IdleRSSBytes <= 40e6)
 		add("start to ready", "≤ 300 ms", fmt.Sprintf("%.0f ms", s.StartToReadyMS), s.StartToReadyMS <= 300)

@@ -336,6 +336,10 @@ type workload struct {
 	Title     string // what one operation is
 	ReqsPerOp int
 	prepare   func(ctx context.Context, f *fixtures, workers int) ([]Op, error)
+	// static, when set, is the workload's one fixed request (built after
+	// prepare has made the fixtures): an external generator such as wrk can
+	// send it.
+	static func(f *fixtures) *request
 }
 
 // sameOp returns n copies of a stateless operation builder, each with its
@@ -397,6 +401,15 @@ func gatewayCheck(what string, token func(f *fixtures) string, need func(*fixtur
 	}
 }
 
+func introspectRequest(f *fixtures) *request {
+	return &request{
+		Method: "POST", URL: "/oauth2/introspect",
+		Body:  []byte(url.Values{"token": {f.accessToken}, "token_type_hint": {"access_token"}}.Encode()),
+		CType: formType,
+		Auth:  basicAuth(f.cc.ID, f.cc.Secret, true),
+	}
+}
+
 // workloads is the catalogue, in the order they run. The ceiling runs first.
 var workloads = []workload{
 	{
@@ -408,6 +421,7 @@ var workloads = []workload{
 			})
 			return ops, probe(ctx, "/healthz", ops[0])
 		},
+		static: func(*fixtures) *request { return &request{Method: "GET", URL: "/healthz"} },
 	},
 	{
 		Name: "client_credentials", Title: "POST /oauth2/token client_credentials (client_secret_basic)", ReqsPerOp: 1,
@@ -430,6 +444,7 @@ var workloads = []workload{
 			})
 			return ops, probe(ctx, "token endpoint", ops[0])
 		},
+		static: func(f *fixtures) *request { return ccTokenRequest(f.cc) },
 	},
 	{
 		Name: "introspect", Title: "POST /oauth2/introspect of a valid opaque token", ReqsPerOp: 1,
@@ -437,12 +452,7 @@ var workloads = []workload{
 			if err := f.needAccessToken(ctx); err != nil {
 				return nil, err
 			}
-			r := &request{
-				Method: "POST", URL: "/oauth2/introspect",
-				Body:  []byte(url.Values{"token": {f.accessToken}, "token_type_hint": {"access_token"}}.Encode()),
-				CType: formType,
-				Auth:  basicAuth(f.cc.ID, f.cc.Secret, true),
-			}
+			r := introspectRequest(f)
 			ops := sameOp(n, func(buf *bytes.Buffer) Op {
 				var out struct {
 					Active bool `json:"active"`
@@ -461,6 +471,7 @@ var workloads = []workload{
 			})
 			return ops, probe(ctx, "introspection endpoint", ops[0])
 		},
+		static: introspectRequest,
 	},
 	{
 		Name: "me_access_token", Title: "GET /v0/me, Bearer opaque access token", ReqsPerOp: 1,

@@ -35,9 +35,16 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&workloads, "workloads", "", "comma-separated subset of: "+strings.Join(bench.WorkloadNames(), ", ")+" (the ceiling always runs)")
 	fs.StringVar(&jsonFile, "json", "", "also write the report as JSON to this file (- for stdout instead of the table)")
 	fs.StringVar(&o.Binary, "binary", "", "gatehouse binary to start and to set up with (default: this one)")
+	fs.StringVar(&o.Generator, "generator", bench.GeneratorAuto, "load generator: builtin, wrk (one thread; for the workloads that are one fixed request), or auto (wrk when installed)")
+	noBare := fs.Bool("no-bare", false, "skip the bare ceiling (a minimal net/http handler in a child process)")
+	serveBare := fs.String("serve-bare", "", "internal: serve the bare ceiling handler on this loopback address until interrupted")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
 	}
+	if *serveBare != "" {
+		return bench.ServeBare(ctx, *serveBare)
+	}
+	o.Bare = !*noBare
 	for _, w := range strings.Split(workloads, ",") {
 		if w = strings.TrimSpace(w); w != "" {
 			o.Workloads = append(o.Workloads, w)

@@ -60,8 +60,10 @@ func commands() []Command {
 	cmds = append(cmds, coreCommands()...)
 	cmds = append(cmds, userCommands()...)
 	cmds = append(cmds, userAdminCommands()...)
+	cmds = append(cmds, userEmailCommands()...)
 	cmds = append(cmds, clientCommands()...)
 	cmds = append(cmds, apikeyCommands()...)
+	cmds = append(cmds, keysCommands()...)
 	cmds = append(cmds, benchCommands()...)
 	cmds = append(cmds, completionCommands()...)
 	return cmds

@@ -61,6 +61,17 @@ type Config struct {
 	BasicAuth       string // all | credentials
 	ClientCacheTTL  time.Duration
 
+	// Signing keys of the JSON Web Tokens the server issues (internal/keys).
+	SigningAlgorithms      []string
+	SigningKeyRotation     time.Duration
+	SigningKeyPublishAhead time.Duration
+	SigningKeyReload       time.Duration
+
+	// JWT access tokens (RFC 9068).
+	AccessTokenFormat string // opaque | jwt
+	JWTAccessTokenAlg string
+	JWTAccessTokenTTL time.Duration
+
 	Argon2MemoryKiB uint32
 	Argon2Time      uint32
 	Argon2Threads   uint8
@@ -74,6 +85,9 @@ type Config struct {
 	AccentColor    string // #rrggbb; "" = the built-in blue
 	SupportContact string // "" = none; an email address or an https:// URL
 	Signup         string // open | closed
+
+	// Email is outgoing mail (see email.go).
+	Email Email
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
@@ -127,7 +141,7 @@ func uint32v(p func(*Config) *uint32) func(*Config, string) error {
 	}
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"config", "", "YAML file with any of these settings (keys as in the first column)", true, str(func(c *Config) *string { return &c.ConfigFile })},
 	{"addr", "127.0.0.1:8080", "listen address", true, str(func(c *Config) *string { return &c.Addr })},
 	{"database", "gatehouse.db", "SQLite file path, or a postgres:// URL", true, str(func(c *Config) *string { return &c.Database })},
@@ -162,6 +176,25 @@ var settings = []setting{
 	{"access_token_ttl", "1h", "default access token lifetime", true, dur(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh_token_ttl", "720h", "refresh token lifetime, renewed on each rotation (sliding)", true, dur(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
 	{"client_cache_ttl", "5s", "how long the token endpoint may reuse a client's record and secret hashes; bounds how long a disabled client or deleted secret still authenticates on another replica (0s: no cache)", true, dur(func(c *Config) *time.Duration { return &c.ClientCacheTTL })},
+	{"signing_algorithms", "RS256,ES256,EdDSA", "comma-separated algorithms the server keeps a signing key for (ID tokens, JWT access tokens): RS256 (always kept; OpenID Connect requires it), ES256, EdDSA", true, func(c *Config, v string) error {
+		c.SigningAlgorithms = nil
+		for _, a := range strings.Split(v, ",") {
+			switch a = strings.TrimSpace(a); a {
+			case "":
+			case "RS256", "ES256", "EdDSA":
+				c.SigningAlgorithms = append(c.SigningAlgorithms, a)
+			default:
+				return fmt.Errorf("unknown algorithm %q: want RS256, ES256 or EdDSA", a)
+			}
+		}
+		return nil
+	}},
+	{"signing_key_rotation", "720h", "a signing key older than this gets a successor (published signing_key_publish_ahead before it signs); 0s: rotate only with `gatehouse keys rotate`", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyRotation })},
+	{"signing_key_publish_ahead", "1h", "how long a new signing key is in the JWKS before it signs, so relying parties have cached it", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyPublishAhead })},
+	{"access_token_format", "opaque", "format of access tokens: opaque (looked up on every use; revocation is immediate) | jwt (RFC 9068, signed: resource servers validate offline, so a revoked one is accepted until it expires unless they introspect). An API's token_format overrides it", true, str(func(c *Config) *string { return &c.AccessTokenFormat })},
+	{"jwt_access_token_alg", "EdDSA", "algorithm of JWT access tokens: RS256, ES256 or EdDSA (must be in signing_algorithms)", true, str(func(c *Config) *string { return &c.JWTAccessTokenAlg })},
+	{"jwt_access_token_ttl", "5m", "longest life of a JWT access token: how long a revoked one can still be accepted by a resource server that validates offline", true, dur(func(c *Config) *time.Duration { return &c.JWTAccessTokenTTL })},
+	{"signing_key_reload", "30s", "how often each replica re-reads the signing keys: bounds how long a rotation made elsewhere takes to reach it (a token with an unknown kid also triggers a re-read)", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyReload })},
 	{"session_idle_ttl", "12h", "browser session ends after this long unused", true, dur(func(c *Config) *time.Duration { return &c.SessionIdleTTL })},
 	{"session_max_ttl", "168h", "browser session ends this long after sign-in, used or not", true, dur(func(c *Config) *time.Duration { return &c.SessionMaxTTL })},
 	{"basic_auth", "all", "where HTTP Basic email:password is accepted on the API: all | credentials (token-management routes only)", true, str(func(c *Config) *string { return &c.BasicAuth })},
@@ -182,11 +215,11 @@ var settings = []setting{
 	{"accent_color", "", "#rrggbb colour of buttons and links on light pages; must reach 4.5:1 contrast against white. Empty: the built-in blue", true, str(func(c *Config) *string { return &c.AccentColor })},
 	{"support_contact", "", "email address or https:// URL shown in the footer and on error pages as where to get help", true, str(func(c *Config) *string { return &c.SupportContact })},
 	{"signup", "open", "open: anyone may create an account at /signup | closed: accounts are created with `gatehouse user create` only", true, str(func(c *Config) *string { return &c.Signup })},
-}
+}, emailSettings()...)
 
 // envOnly are the secret settings read from the environment only: a flag
 // would show in ps, and a configuration file is too easily shared.
-var envOnly = map[string]bool{"master_key": true, "metrics_token": true}
+var envOnly = map[string]bool{"master_key": true, "metrics_token": true, "smtp_password": true}
 
 // EnvName is the environment variable of a setting key.
 func EnvName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
@@ -464,6 +497,7 @@ func (c *Config) derive() {
 	if c.MasterKeyFile == "" && !c.IsPostgres() {
 		c.MasterKeyFile = filepath.Join(filepath.Dir(c.Database), "gatehouse.key")
 	}
+	c.deriveEmail()
 }
 
 // Validate returns every problem with c, joined.
@@ -534,6 +568,7 @@ func (c *Config) Validate() error {
 	oneOf("basic_auth", c.BasicAuth, "all", "credentials")
 	oneOf("signup", c.Signup, "open", "closed")
 	errs = append(errs, c.validateBranding()...)
+	errs = append(errs, c.validateEmail()...)
 	for key, d := range map[string]time.Duration{
 		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL,
 		"session_idle_ttl": c.SessionIdleTTL, "session_max_ttl": c.SessionMaxTTL, "shutdown_timeout": c.ShutdownTimeout,

@@ -46,6 +46,9 @@ type APISpec struct {
 	Name       string `yaml:"name"`
 	// Scopes lists the scopes that belong to this API.
 	Scopes []string `yaml:"scopes"`
+	// TokenFormat is the format of access tokens meant for this API: opaque
+	// or jwt (RFC 9068); empty: the access_token_format setting.
+	TokenFormat string `yaml:"token_format"`
 }
 
 // RouteSpec is one gateway rule: requests matching Method and Path need a

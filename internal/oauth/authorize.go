@@ -449,7 +449,7 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 		}
 		p.Set("access_token", access.secret)
 		p.Set("token_type", "Bearer")
-		p.Set("expires_in", strconv.FormatInt(int64(ttl/time.Second), 10))
+		p.Set("expires_in", strconv.FormatInt(int64(access.ttl/time.Second), 10))
 		p.Set("scope", scope.Format(a.Scopes))
 	default:
 		return "", ErrServerError(fmt.Errorf("approve: response_type %q", a.ResponseType))

@@ -14,7 +14,14 @@ import (
 // token (RFC 6750) with one indexed lookup and no write. See the package
 // documentation for the rules.
 func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (*store.TokenInfo, error) {
-	if !s.parseSecret(raw, credential.AccessToken) {
+	if looksLikeJWT(raw) {
+		// A JWT access token is checked offline first (signature, typ,
+		// issuer, expiry), then its record like an opaque one: a revoked
+		// JWT is refused here even though it still verifies.
+		if e := s.verifyJWTAccessToken(ctx, raw); e != nil {
+			return nil, e
+		}
+	} else if !s.parseSecret(raw, credential.AccessToken) {
 		return nil, ErrInvalidToken("the access token is malformed")
 	}
 	info, err := s.st.TokenByHash(ctx, s.hasher.Hash(raw))

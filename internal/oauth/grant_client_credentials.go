@@ -70,5 +70,5 @@ func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req To
 		return nil, ErrServerError(err)
 	}
 	// RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
-	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl.Seconds()), Scope: scope.Format(scopes)}, nil
+	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(access.ttl.Seconds()), Scope: scope.Format(scopes)}, nil
 }

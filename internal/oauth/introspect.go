@@ -110,16 +110,20 @@ func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection,
 		return nil, ErrInvalidRequest("token is missing")
 	}
 	inactive := &Introspection{Active: false}
-	p, perr := credential.Parse(q.Token)
-	if perr != nil || p.Env != s.env {
-		return inactive, nil
-	}
-	switch p.Kind {
-	case credential.RefreshToken:
-		return s.introspectRefresh(ctx, c, q.Token)
-	case credential.AccessToken, credential.PAT, credential.APIKey:
-	default:
-		return inactive, nil
+	// A JWT access token is introspected like an opaque one (the
+	// validator checks its signature, then its record).
+	if !looksLikeJWT(q.Token) {
+		p, perr := credential.Parse(q.Token)
+		if perr != nil || p.Env != s.env {
+			return inactive, nil
+		}
+		switch p.Kind {
+		case credential.RefreshToken:
+			return s.introspectRefresh(ctx, c, q.Token)
+		case credential.AccessToken, credential.PAT, credential.APIKey:
+		default:
+			return inactive, nil
+		}
 	}
 	if s.creds == nil {
 		return inactive, nil

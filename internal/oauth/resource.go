@@ -23,6 +23,9 @@ type API struct {
 	Name       string
 	// Scopes are the scopes that belong to this API.
 	Scopes []string
+	// TokenFormat is the format of access tokens meant for this API:
+	// FormatOpaque, FormatJWT, or "" for the server's default.
+	TokenFormat string
 }
 
 // CredentialValidator validates a credential of any kind — OAuth access
@@ -77,6 +80,9 @@ func validateAPIs(apis []API) (map[string]API, error) {
 			if toks, err := scope.Parse(sc); err != nil || len(toks) != 1 || toks[0] != sc {
 				errs = append(errs, fmt.Errorf("apis[%d]: %q is not a scope name", i, sc))
 			}
+		}
+		if a.TokenFormat != "" && a.TokenFormat != FormatOpaque && a.TokenFormat != FormatJWT {
+			errs = append(errs, fmt.Errorf("apis[%d]: token_format %q: want opaque or jwt", i, a.TokenFormat))
 		}
 		a.Scopes = slices.Clone(a.Scopes)
 		out[a.Identifier] = a

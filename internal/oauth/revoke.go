@@ -32,9 +32,14 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 	if q.Token == "" {
 		return ErrInvalidRequest("token is missing")
 	}
-	p, perr := credential.Parse(q.Token)
-	if perr != nil || p.Env != s.env || (p.Kind != credential.AccessToken && p.Kind != credential.RefreshToken) {
-		return nil
+	// A JWT access token is revoked by its record like an opaque one
+	// (found by the hash of the whole token); RFC 7009 §2.2: "invalid
+	// tokens do not cause an error response".
+	if !looksLikeJWT(q.Token) {
+		p, perr := credential.Parse(q.Token)
+		if perr != nil || p.Env != s.env || (p.Kind != credential.AccessToken && p.Kind != credential.RefreshToken) {
+			return nil
+		}
 	}
 	hash := s.hasher.Hash(q.Token)
 	info, err := s.st.TokenByHash(ctx, hash)

@@ -91,6 +91,17 @@ type Options struct {
 	// (the API's authenticator). Without it only refresh tokens introspect
 	// as active.
 	Credentials CredentialValidator
+
+	// JWT signs JWT access tokens; nil: every access token is opaque.
+	JWT JWTSigner
+	// AccessTokenFormat is the default format, FormatOpaque or FormatJWT
+	// (an API's TokenFormat overrides it).
+	AccessTokenFormat string
+	// JWTAccessTokenAlg signs JWT access tokens (default EdDSA).
+	JWTAccessTokenAlg string
+	// JWTAccessTokenTTL caps a JWT access token's life (default
+	// DefaultJWTAccessTokenTTL).
+	JWTAccessTokenTTL time.Duration
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -110,6 +121,12 @@ type Service struct {
 	apis       map[string]API
 	creds      CredentialValidator
 	scopes     *scope.Holder
+
+	// opaque and jwtStrategy are the access token strategies (jwtStrategy
+	// nil without a signer); accessFormat is the default.
+	opaque       AccessTokenStrategy
+	jwtStrategy  *jwtStrategy
+	accessFormat string
 }
 
 // NewService checks the options and builds the Service.
@@ -132,6 +149,27 @@ func NewService(o Options) (*Service, error) {
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
+	}
+	s.opaque = opaqueStrategy{s}
+	switch o.AccessTokenFormat {
+	case "", FormatOpaque:
+		s.accessFormat = FormatOpaque
+	case FormatJWT:
+		s.accessFormat = FormatJWT
+	default:
+		return nil, fmt.Errorf("oauth: access token format %q (want opaque or jwt)", o.AccessTokenFormat)
+	}
+	if o.JWT != nil {
+		alg, ttl := o.JWTAccessTokenAlg, o.JWTAccessTokenTTL
+		if alg == "" {
+			alg = "EdDSA"
+		}
+		if ttl <= 0 {
+			ttl = DefaultJWTAccessTokenTTL
+		}
+		s.jwtStrategy = &jwtStrategy{s: s, signer: o.JWT, alg: alg, maxTTL: ttl}
+	} else if s.accessFormat == FormatJWT {
+		return nil, errors.New("oauth: JWT access tokens need signing keys")
 	}
 	if s.scopes == nil {
 		s.scopes = scope.NewHolder(nil)

@@ -114,17 +114,19 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 }
 
-// minted is a new token: the secret for the response, the record to store.
+// minted is a new token: the secret for the response, the record to store,
+// and its lifetime (a JWT access token's may be capped shorter).
 type minted struct {
 	secret string
 	record *store.Token
+	ttl    time.Duration
 }
 
+// mint makes a token of kind k. Access tokens go through the strategy the
+// audience calls for (opaque or JWT); either way the record is stored under
+// the hash of what the client is given. A JWT is signed here, before any
+// transaction: signing never holds the database.
 func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID string, scopes, aud []string, now time.Time, ttl time.Duration) (minted, error) {
-	secret, hash, err := s.newSecret(k)
-	if err != nil {
-		return minted{}, err
-	}
 	id, err := s.newID()
 	if err != nil {
 		return minted{}, err
@@ -133,10 +135,26 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 	if k == credential.RefreshToken {
 		kind = store.TokenRefresh
 	}
-	return minted{secret: secret, record: &store.Token{
-		Hash: hash, ID: id, Kind: kind, GrantID: grantID, ClientID: c.ID, UserID: userID,
+	rec := &store.Token{
+		ID: id, Kind: kind, GrantID: grantID, ClientID: c.ID, UserID: userID,
 		Scopes: slices.Clone(scopes), Audience: slices.Clone(aud), CreatedAt: now, ExpiresAt: now.Add(ttl),
-	}}, nil
+	}
+	if k == credential.AccessToken {
+		// The signer's context only bounds a key reload; minting has no
+		// request context of its own here.
+		tok, ttl, err := s.strategyFor(aud).Mint(context.Background(), c, rec)
+		if err != nil {
+			return minted{}, err
+		}
+		rec.Hash = s.hasher.Hash(tok)
+		return minted{secret: tok, record: rec, ttl: ttl}, nil
+	}
+	secret, hash, err := s.newSecret(k)
+	if err != nil {
+		return minted{}, err
+	}
+	rec.Hash = hash
+	return minted{secret: secret, record: rec, ttl: ttl}, nil
 }
 
 // issuePair mints an access token and, when the client may refresh, a
@@ -149,7 +167,7 @@ func (s *Service) issuePair(c *store.Client, userID, grantID string, accessScope
 		return nil, nil, err
 	}
 	resp := &TokenResponse{
-		AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
+		AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(access.ttl / time.Second),
 		Scope: scope.Format(accessScopes),
 	}
 	records := []*store.Token{access.record}

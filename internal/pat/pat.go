@@ -90,6 +90,10 @@ type Config struct {
 	FlushInterval time.Duration
 	// Scopes holds the scope catalog in force (nil: the built-in scopes).
 	Scopes *scope.Holder
+	// Created, when set, runs in the creating transaction after the PAT is
+	// stored (the owner's security notice is queued there, so it exists
+	// exactly when the PAT does); an error rolls the creation back.
+	Created func(ctx context.Context, tx store.Store, p *store.PAT) error
 }
 
 // Limits.
@@ -335,7 +339,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 		if live >= s.cfg.MaxPerUser {
 			return ErrTooMany
 		}
-		return tx.CreatePAT(ctx, &p)
+		if err := tx.CreatePAT(ctx, &p); err != nil {
+			return err
+		}
+		if s.cfg.Created != nil {
+			return s.cfg.Created(ctx, tx, &p)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

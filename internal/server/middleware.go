@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,38 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// The children already looked up, by their labels: WithLabelValues
+	// hashes every label on every call, and the label sets are few (route
+	// patterns × methods × statuses).
+	counters  sync.Map // counterKey → prometheus.Counter
+	observers sync.Map // observerKey → prometheus.Observer
+}
+
+type counterKey struct {
+	route, method string
+	status        int
+}
+
+type observerKey struct{ route, method string }
+
+func (m *metrics) counter(route, method string, status int) prometheus.Counter {
+	k := counterKey{route, method, status}
+	if c, ok := m.counters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(route, method, strconv.Itoa(status))
+	m.counters.Store(k, c)
+	return c
+}
+
+func (m *metrics) observer(route, method string) prometheus.Observer {
+	k := observerKey{route, method}
+	if o, ok := m.observers.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.latency.WithLabelValues(route, method)
+	m.observers.Store(k, o)
+	return o
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -115,8 +148,8 @@ func observe(next http.Handler, m *metrics, log *slog.Logger, accessLog bool) ht
 			route = "unmatched"
 		}
 		method := methodLabel(r.Method)
-		m.requests.WithLabelValues(route, method, strconv.Itoa(sw.status)).Inc()
-		m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+		m.counter(route, method, sw.status).Inc()
+		m.observer(route, method).Observe(d.Seconds())
 		if accessLog {
 			attrs := []slog.Attr{
 				slog.String("request_id", RequestID(r.Context())),
@@ -154,15 +187,31 @@ func securityHeaders(next http.Handler, https bool, imgOrigin string) http.Handl
 		imgSrc += " " + imgOrigin
 	}
 	csp := "default-src 'self'; img-src " + imgSrc + "; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+	// The values are built once and shared by every response: Header.Set
+	// would allocate a slice per header per request. Each slice has
+	// capacity 1, so a handler's Add appends to a copy, never to the shared
+	// array; Set and Del replace the map entry.
+	one := func(v string) []string { return []string{v}[:1:1] }
+	fixed := []struct {
+		key string
+		val []string
+	}{
+		{"X-Content-Type-Options", one("nosniff")},
+		{"X-Frame-Options", one("DENY")},
+		{"Content-Security-Policy", one(csp)},
+		{"Referrer-Policy", one("no-referrer")},
+		{"Cross-Origin-Opener-Policy", one("same-origin")},
+	}
+	if https {
+		fixed = append(fixed, struct {
+			key string
+			val []string
+		}{"Strict-Transport-Security", one("max-age=63072000; includeSubDomains")})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", csp)
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if https {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		for _, f := range fixed {
+			h[f.key] = f.val
 		}
 		next.ServeHTTP(w, r)
 	})

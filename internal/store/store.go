@@ -54,6 +54,11 @@ type Store interface {
 	PATs
 	APIKeys
 	Meta
+	SigningKeys
+	Outbox
+	AccountTokens
+	KnownDevices
+	EmailVerification
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when
@@ -575,4 +580,148 @@ type APIKeys interface {
 	RevokeAPIKeyByHash(ctx context.Context, hash string, at time.Time) error
 	// TouchAPIKeys is TouchPATs for API keys.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+}
+
+// ---------------------------------------------------------------- signing keys
+
+// SigningKey is one key the server signs JSON Web Tokens with. Its life:
+// published in the JWKS from CreatedAt, signs from ActiveAt, stops signing at
+// RetiredAt, leaves the JWKS at ExpiresAt (nil: not yet decided).
+type SigningKey struct {
+	KID string
+	Alg string // RS256, ES256 or EdDSA
+	// PrivateKey is the PKCS #8 DER key sealed with the master key; never
+	// stored in the clear.
+	PrivateKey string
+	CreatedAt  time.Time
+	ActiveAt   time.Time
+	RetiredAt  *time.Time
+	ExpiresAt  *time.Time
+}
+
+// SigningKeys persists the signing keys.
+type SigningKeys interface {
+	// CreateSigningKey inserts k; ErrConflict when its kid exists.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns every key not yet expired at now, oldest
+	// first.
+	ListSigningKeys(ctx context.Context, now time.Time) ([]SigningKey, error)
+	// RetireSigningKeys retires every key of alg other than keepKID that is
+	// not retired yet: it stops signing at retiredAt and leaves the JWKS at
+	// expiresAt. It returns how many keys it retired.
+	RetireSigningKeys(ctx context.Context, alg, keepKID string, retiredAt, expiresAt time.Time) (int, error)
+	// DeleteExpiredSigningKeys removes keys whose expiry is before now.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+}
+
+// ---------------------------------------------------------------- outbox
+
+// OutboxMessage is one queued unit of work for a topic's handler (an email
+// to send, later a webhook to call). Payload is opaque to the store; callers
+// seal it when it carries secrets such as account links.
+type OutboxMessage struct {
+	ID            string
+	Topic         string
+	Payload       string
+	Attempts      int // deliveries started, counted when claimed
+	NextAttemptAt time.Time
+	LeaseOwner    string
+	LeaseUntil    time.Time
+	LastError     string
+	CreatedAt     time.Time
+	DoneAt        *time.Time
+	FailedAt      *time.Time
+}
+
+// Outbox is the durable queue behind off-request-path work. A message is
+// enqueued inside the caller's InTx transaction, so it exists exactly when
+// the change that caused it was committed.
+type Outbox interface {
+	// EnqueueOutbox inserts m (Attempts, lease and outcome fields are
+	// ignored); ErrConflict on a duplicate id.
+	EnqueueOutbox(ctx context.Context, m *OutboxMessage) error
+	// ClaimOutbox leases up to limit pending messages that are due at now and
+	// not leased by anyone (or whose lease ran out), to owner until
+	// leaseUntil, counting one attempt on each. A message is claimed by one
+	// caller at a time, on one replica or several.
+	ClaimOutbox(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error)
+	// CompleteOutbox marks a message owner holds as delivered; ErrNotFound
+	// when owner no longer holds it (lease lost to another worker).
+	CompleteOutbox(ctx context.Context, id, owner string, at time.Time) error
+	// RetryOutbox releases a message owner holds, due again at next, noting
+	// why this attempt failed; ErrNotFound when owner no longer holds it.
+	RetryOutbox(ctx context.Context, id, owner string, next time.Time, lastErr string) error
+	// FailOutbox gives up on a message owner holds; ErrNotFound as above.
+	FailOutbox(ctx context.Context, id, owner string, at time.Time, lastErr string) error
+	// OutboxByID returns one message in whatever state it is.
+	OutboxByID(ctx context.Context, id string) (*OutboxMessage, error)
+	// DeleteFinishedOutbox forgets messages delivered or failed before
+	// before; pending ones stay whatever their age.
+	DeleteFinishedOutbox(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ---------------------------------------------------------------- account tokens
+
+// Account token purposes.
+const (
+	AccountTokenVerify      = "verify"
+	AccountTokenReset       = "reset"
+	AccountTokenEmailChange = "email_change"
+)
+
+// AccountToken is the stored form of a link sent by email: only its hash is
+// kept, and it can be used once before it expires.
+type AccountToken struct {
+	Hash      string
+	Purpose   string
+	UserID    string
+	NewEmail  string // email_change: the address being confirmed
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+}
+
+// AccountTokens stores the hashed single-use links of the account flows.
+type AccountTokens interface {
+	// CreateAccountToken inserts t; ErrConflict on a duplicate hash,
+	// ErrNotFound for an unknown user.
+	CreateAccountToken(ctx context.Context, t *AccountToken) error
+	// ConsumeAccountToken marks the unused, unexpired token with this hash
+	// and purpose used and returns it: ErrAlreadyUsed when it was used
+	// before, ErrNotFound when it is unknown, of another purpose or expired.
+	// Of concurrent callers exactly one succeeds.
+	ConsumeAccountToken(ctx context.Context, hash, purpose string, at time.Time) (*AccountToken, error)
+	// DeleteAccountTokens forgets the user's unused tokens of purpose (a new
+	// link replaces the old ones; a password reset voids every reset link).
+	DeleteAccountTokens(ctx context.Context, userID, purpose string) (int64, error)
+	// DeleteExpiredAccountTokens forgets tokens that expired before before.
+	DeleteExpiredAccountTokens(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ---------------------------------------------------------------- known devices
+
+// KnownDevices remembers where each user has signed in from.
+type KnownDevices interface {
+	// SeeDevice records a sign-in from fingerprint at at and reports whether
+	// the user had never signed in from it before, and whether it is the
+	// only device the user is known to have used (the account's first
+	// sign-in is no news). Of concurrent first sightings exactly one
+	// reports new.
+	SeeDevice(ctx context.Context, userID, fingerprint string, at time.Time) (isNew, only bool, err error)
+}
+
+// ---------------------------------------------------------------- email verification
+
+// EmailVerification records when a user proved they receive mail at their
+// address.
+type EmailVerification interface {
+	// SetEmailVerified sets (at non-nil) or clears (nil: the address
+	// changed) the user's verification time; ErrNotFound for an unknown user.
+	SetEmailVerified(ctx context.Context, userID string, at *time.Time) error
+	// EmailVerifiedAt returns the verification time, nil when unverified.
+	EmailVerifiedAt(ctx context.Context, userID string) (*time.Time, error)
+	// ChangeEmail sets the user's address, verified at verifiedAt (the
+	// confirmation link proved it); ErrConflict when another account has
+	// it, ErrNotFound for an unknown user.
+	ChangeEmail(ctx context.Context, userID, email string, verifiedAt time.Time) error
 }

@@ -27,6 +27,8 @@ var notices = map[string]string{
 	"password_changed":         "Your password was changed. All your other sessions were ended.",
 	"2fa_off":                  "Two-factor authentication is now off.",
 	"session_ended":            "The session was ended.",
+	"password_reset":           "Your password was changed and every session ended. Sign in with the new password.",
+	"verification_sent":        "A confirmation link is on its way to your email address.",
 	"sessions_ended":           "All your other sessions were ended.",
 	"password_change_required": "An administrator requires you to choose a new password before you continue. Change it below.",
 }
@@ -231,6 +233,7 @@ func (h *Handler) replaceSession(w http.ResponseWriter, r *http.Request, userID,
 		h.clearPendingCookie(w)
 	}
 	h.setSessionCookie(w, cookie, sess.ExpiresAt)
+	h.signedIn(r, sess.UserID)
 	http.Redirect(w, r, returnToOr(rt, "/account"), http.StatusSeeOther)
 }
 
@@ -361,6 +364,7 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		// A new account is signed straight in and goes on to where the
 		// person was headed (the app that sent them, or the account page).
+		h.signedUp(r, u.ID)
 		h.replaceSession(w, r, u.ID, returnToOr(rt, "/account?msg=welcome"), nil)
 		return
 	case errors.Is(err, identity.ErrEmailTaken):
@@ -454,6 +458,10 @@ type accountData struct {
 	Sessions          []sessionView
 	RecoveryCodesLeft int
 	FieldErrors       map[string]string
+	// EmailVerified: the address was confirmed by a link (or by the
+	// operator); MailEnabled: links can be sent from here.
+	EmailVerified bool
+	MailEnabled   bool
 }
 
 // requireUserPost is RequireUser for form posts: without a session the
@@ -495,6 +503,11 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 			d.Sessions = append(d.Sessions, v)
 		}
 	}
+	if d.EmailVerified, err = h.id.EmailVerified(r.Context(), u.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	d.MailEnabled = h.cfg.Mail != nil
 	if u.TOTPEnabled {
 		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {
 			h.serverError(w, r, err)
@@ -546,6 +559,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "current_password")
 		return
 	}
+	h.securityNotice(r, u.ID, "The password of your account was changed.")
 	// Every session ended with the change; this browser gets a fresh one.
 	cookie, ns, err := h.id.StartSession(r.Context(), u.ID, false, r.UserAgent(), h.clientIP(r))
 	if err != nil {
@@ -651,6 +665,7 @@ func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "disable_password")
 		return
 	}
+	h.securityNotice(r, u.ID, "Two-factor authentication was turned off for your account.")
 	http.Redirect(w, r, "/account?msg=2fa_off", http.StatusSeeOther)
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	// AppNames, when set, names the application a sign-in or sign-up was
 	// reached from, so the page can say "Sign in to continue to <app>".
 	AppNames AppNamer
+	// Mail, when set, sends the account emails: verification at sign-up,
+	// new-device and security notices (see email_pages.go).
+	Mail AccountMail
 }
 
 // AppNamer names the application behind a return URL. It is an interface so

@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	ck, err := startCheckpointer(path, 250*time.Millisecond)
+	ck, err := startCheckpointer(path, 100*time.Millisecond)
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -106,6 +106,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	s.OnClose(ck.close)
+	s.OnWriteIdle(ck.afterWrite)
 	return s, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // batcher is group commit for hot inserts (token issuance). Concurrent
@@ -16,26 +18,40 @@ import (
 // If a batch fails, it is rolled back and each write is retried alone, so
 // one failing write (a constraint violation) never fails its neighbours and
 // all-or-nothing holds per call.
+//
+// Token inserts (the bulk of every batch) carry their rows as well as a
+// function: on PostgreSQL a batch inserts all of them with one multi-row
+// INSERT, one round trip instead of one per token, which is what a group
+// commit costs there. On SQLite a statement is a function call, and the
+// prepared one-row INSERT measured cheaper than binding a 64-row one. SQLite has one write connection, so one
+// committer; PostgreSQL runs several, so a batch is gathered while the
+// previous one waits for its WAL flush.
 type batcher struct {
-	s     *Store
-	jobs  chan *job
-	stop  chan struct{}
-	done  sync.WaitGroup
-	once  sync.Once
-	limit int
+	s       *Store
+	jobs    chan *job
+	stop    chan struct{}
+	done    sync.WaitGroup
+	once    sync.Once
+	limit   int
+	workers int
 }
 
 type job struct {
 	fn  func(t *tx) error
 	err chan error
+	// tokens, when set, are what fn inserts, and all it does: the batch
+	// inserts them together with the other jobs' (see insertTokens).
+	tokens []*store.Token
 }
 
 var errClosed = errors.New("sqlstore: store is closed")
 
-func newBatcher(s *Store, limit int) *batcher {
-	b := &batcher{s: s, jobs: make(chan *job), stop: make(chan struct{}), limit: limit}
-	b.done.Add(1)
-	go b.run()
+func newBatcher(s *Store, limit, workers int) *batcher {
+	b := &batcher{s: s, jobs: make(chan *job), stop: make(chan struct{}), limit: limit, workers: workers}
+	for range workers {
+		b.done.Add(1)
+		go b.run()
+	}
 	return b
 }
 
@@ -44,7 +60,18 @@ func newBatcher(s *Store, limit int) *batcher {
 // admitted: once admitted, the write completes (a commit cannot be half-undone
 // for one caller).
 func (b *batcher) do(ctx context.Context, fn func(t *tx) error) error {
-	j := &job{fn: fn, err: make(chan error, 1)}
+	return b.submit(ctx, &job{fn: fn})
+}
+
+// insert adds tokens through the batch's multi-row insert.
+func (b *batcher) insert(ctx context.Context, tokens []*store.Token) error {
+	return b.submit(ctx, &job{tokens: tokens, fn: func(t *tx) error {
+		return insertTokens(context.Background(), t, tokens)
+	}})
+}
+
+func (b *batcher) submit(ctx context.Context, j *job) error {
+	j.err = make(chan error, 1)
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -81,12 +108,18 @@ func (b *batcher) run() {
 func (b *batcher) commit(batch []*job) {
 	ctx := context.Background()
 	err := b.s.inTx(ctx, func(t *tx) error {
+		var rows []*store.Token
 		for _, j := range batch {
+			if j.tokens != nil && b.s.dialect == Postgres {
+				// See above: SQLite runs j.fn, the one-row INSERTs.
+				rows = append(rows, j.tokens...)
+				continue
+			}
 			if err := j.fn(t); err != nil {
 				return err
 			}
 		}
-		return nil
+		return insertTokens(ctx, t, rows)
 	})
 	if err == nil || len(batch) == 1 {
 		for _, j := range batch {

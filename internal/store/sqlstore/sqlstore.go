@@ -53,6 +53,9 @@ type Store struct {
 	r       *pool // SELECTs; the same pool as w on PostgreSQL
 	batch   *batcher
 	closers []func() error // run first by Close (see OnClose)
+	// idle runs on the write pool after each committed write transaction,
+	// while no transaction holds it (see OnWriteIdle).
+	idle func(ctx context.Context, w *sql.DB)
 
 	// wq and rq are what the methods write and read through: the pools on
 	// a Store from New, the one transaction on a Store that InTx hands out
@@ -81,7 +84,14 @@ func New(dialect string, write, read *sql.DB) (*Store, error) {
 		s.r = &pool{db: read, rebind: rebind, detach: dialect == SQLite}
 	}
 	s.wq, s.rq = s.w, s.r
-	s.batch = newBatcher(s, 128)
+	// One committer per write connection SQLite has; on PostgreSQL, a few
+	// batches in flight at once overlap one's WAL flush with the next's
+	// statements.
+	committers := 1
+	if dialect == Postgres {
+		committers = 4
+	}
+	s.batch = newBatcher(s, 128, committers)
 	return s, nil
 }
 
@@ -102,6 +112,13 @@ func (s *Store) Ping(ctx context.Context) error {
 // OnClose registers fn to run at Close, after pending batched writes and
 // before the pools close (the sqlite package stops its checkpointer here).
 func (s *Store) OnClose(fn func() error) { s.closers = append(s.closers, fn) }
+
+// OnWriteIdle registers fn to run after every committed write transaction
+// (a group commit included), once the transaction has released the write
+// pool. The sqlite package folds the WAL back here, between commits, so no
+// other connection ever has to take the write lock for it. fn must be cheap
+// when it has nothing to do: it runs on the write path.
+func (s *Store) OnWriteIdle(fn func(ctx context.Context, w *sql.DB)) { s.idle = fn }
 
 // Close implements store.Store. On a transaction-bound Store (inside InTx)
 // it does nothing: the Store it came from owns the pools.
@@ -381,6 +398,9 @@ func (s *Store) inTx(ctx context.Context, fn func(t *tx) error) error {
 	for q := range t.missed {
 		// Best effort: a failure here only means preparing again next time.
 		_, _ = s.w.stmt(context.WithoutCancel(ctx), q)
+	}
+	if s.idle != nil {
+		s.idle(context.WithoutCancel(ctx), s.w.db)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,21 @@ func TestMapErr(t *testing.T) {
 func TestNewRejectsUnknownDialect(t *testing.T) {
 	if _, err := New("mysql", &sql.DB{}, nil); err == nil {
 		t.Error("New accepted dialect mysql")
+	}
+}
+
+// TestMultiRowInsert: the batch's INSERT has one 12-placeholder group per
+// row, and rebinds to consecutive PostgreSQL parameters.
+func TestMultiRowInsert(t *testing.T) {
+	for _, n := range []int{2, 3, insertChunk} {
+		q := multiRowInsert(n)
+		if got := strings.Count(q, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"); got != n {
+			t.Errorf("n=%d: %d row groups in %q", n, got, q)
+		}
+		pg := rebind(q)
+		last := fmt.Sprintf("$%d)", 12*n)
+		if !strings.HasSuffix(pg, last) || strings.Contains(pg, "?") || strings.Contains(pg, fmt.Sprintf("$%d", 12*n+1)) {
+			t.Errorf("n=%d: rebound %q does not end at %s", n, pg, last)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -65,14 +66,64 @@ func (s *Store) CreateTokens(ctx context.Context, tokens ...*store.Token) error 
 	if len(tokens) == 0 {
 		return nil
 	}
-	return mapErr("create tokens", s.batchDo(ctx, func(t *tx) error {
-		for _, tok := range tokens {
-			if err := insertToken(context.Background(), t, tok); err != nil {
+	if s.tx != nil {
+		return mapErr("create tokens", insertTokens(ctx, s.tx, tokens))
+	}
+	return mapErr("create tokens", s.batch.insert(ctx, tokens))
+}
+
+// insertChunk is the most rows one INSERT carries: 12 columns × 64 rows stays
+// far below both dialects' limits on bound parameters, and a batch has few
+// distinct row counts, so few prepared statements.
+const insertChunk = 64
+
+// insertTokens inserts tokens with multi-row INSERTs (one statement per
+// insertChunk rows): one round trip instead of one per token.
+func insertTokens(ctx context.Context, q querier, tokens []*store.Token) error {
+	for len(tokens) > 0 {
+		n := min(len(tokens), insertChunk)
+		if n == 1 {
+			if err := insertToken(ctx, q, tokens[0]); err != nil {
 				return err
 			}
+			tokens = tokens[1:]
+			continue
 		}
-		return nil
-	}))
+		args := make([]any, 0, 12*n)
+		for _, t := range tokens[:n] {
+			scopes, err := encodeList(t.Scopes)
+			if err != nil {
+				return err
+			}
+			aud, err := encodeList(t.Audience)
+			if err != nil {
+				return err
+			}
+			args = append(args, t.Hash, t.ID, t.Kind, nullString(t.GrantID), t.ClientID, t.UserID, scopes,
+				ms(t.CreatedAt), ms(t.ExpiresAt), nullMS(t.ConsumedAt), nullMS(t.RevokedAt), aud)
+		}
+		if _, err := q.exec(ctx, multiRowInsert(n), args...); err != nil {
+			return err
+		}
+		tokens = tokens[n:]
+	}
+	return nil
+}
+
+// multiRowInsert returns the INSERT of n token rows, written once for both
+// dialects (placeholders are rebound for PostgreSQL).
+func multiRowInsert(n int) string {
+	const row = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	var b strings.Builder
+	b.Grow(40 + len(tokenCols) + n*(len(row)+2))
+	b.WriteString(`INSERT INTO tokens (` + tokenCols + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
 
 // TokenByHash implements store.Tokens: one primary-key lookup joined with

@@ -52,6 +52,10 @@ type testCase struct {
 
 // cases lists the suite. Grouped by aggregate; races last.
 func cases() []testCase {
+	return append(coreCases(), emailCases()...)
+}
+
+func coreCases() []testCase {
 	return []testCase{
 		{"users/create_get", testUserCreateGet},
 		{"users/conflict", testUserConflict},
@@ -126,6 +130,8 @@ func cases() []testCase {
 		{"tx/lock_unknown", testTxLockUnknown},
 		{"tx/touch_sorted_batch", testTxTouchLarge},
 		{"meta/init_once", testMetaInitOnce},
+		{"signing_keys/lifecycle", testSigningKeysLifecycle},
+		{"signing_keys/kid_unique", testSigningKeyKIDUnique},
 
 		{"race/consume_auth_code", testRaceConsumeAuthCode},
 		{"race/rotate_refresh_token", testRaceRotateRefreshToken},

@@ -1,0 +1,168 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/scope"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Access token formats. Opaque tokens are random strings looked up on every
+// use; JWT access tokens (RFC 9068) are signed, so a resource server can
+// validate them without calling Gatehouse — at the price that a revoked JWT
+// still verifies until it expires unless the resource server introspects.
+// Gatehouse bounds that window by giving JWTs a short lifetime.
+const (
+	FormatOpaque = "opaque"
+	FormatJWT    = "jwt"
+)
+
+// DefaultJWTAccessTokenTTL is how long a JWT access token lives unless
+// configured otherwise: the longest a revoked one still verifies offline.
+const DefaultJWTAccessTokenTTL = 5 * time.Minute
+
+// JWTSigner signs and verifies the server's JSON Web Tokens (the keys
+// manager, internal/keys).
+type JWTSigner interface {
+	SignTyped(ctx context.Context, alg, typ string, payload []byte) (string, error)
+	VerifyTyped(ctx context.Context, token string) (payload []byte, typ string, err error)
+}
+
+// AccessTokenStrategy is the seam every access token is minted through: the
+// opaque strategy and the JWT strategy. Both store a record under the hash
+// of what the client is given, so introspection, revocation and the token
+// family rules treat them alike.
+type AccessTokenStrategy interface {
+	// Mint returns the access token the client is given for record (whose
+	// ID, scopes, audience and times are set), and its lifetime, which may
+	// be shorter than the one asked for.
+	Mint(ctx context.Context, c *store.Client, record *store.Token) (token string, ttl time.Duration, err error)
+}
+
+// opaqueStrategy mints random, prefixed secrets (internal/credential).
+type opaqueStrategy struct{ s *Service }
+
+func (o opaqueStrategy) Mint(_ context.Context, _ *store.Client, r *store.Token) (string, time.Duration, error) {
+	tok, err := credential.Generate(o.s.rand, credential.AccessToken, o.s.env)
+	return tok, r.ExpiresAt.Sub(r.CreatedAt), err
+}
+
+// jwtStrategy mints RFC 9068 JWT access tokens.
+type jwtStrategy struct {
+	s      *Service
+	signer JWTSigner
+	alg    string
+	maxTTL time.Duration
+}
+
+// jwtAccessClaims are the claims of RFC 9068 §2.2.
+type jwtAccessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	JTI      string   `json:"jti"`
+	IssuedAt int64    `json:"iat"`
+	Expiry   int64    `json:"exp"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+}
+
+func (j jwtStrategy) Mint(ctx context.Context, c *store.Client, r *store.Token) (string, time.Duration, error) {
+	ttl := r.ExpiresAt.Sub(r.CreatedAt)
+	if ttl > j.maxTTL {
+		ttl = j.maxTTL
+		r.ExpiresAt = r.CreatedAt.Add(ttl)
+	}
+	// RFC 9068 §2.2: "In cases of access tokens obtained through grants
+	// where no resource owner is involved, such as the client credentials
+	// grant, the value of sub SHOULD correspond to an identifier the
+	// authorization server uses to indicate the client application."
+	sub := r.UserID
+	if r.GrantID == "" {
+		sub = c.ID
+	}
+	// RFC 9068 §2.2 makes aud REQUIRED. A token without an explicit
+	// audience is meant for Gatehouse's own API (and every API whose
+	// scopes it carries): its audience is the issuer.
+	aud := r.Audience
+	if len(aud) == 0 {
+		aud = []string{j.s.issuer}
+	}
+	payload, err := json.Marshal(jwtAccessClaims{
+		Issuer: j.s.issuer, Subject: sub, Audience: aud, ClientID: c.ID, Scope: scope.Format(r.Scopes),
+		JTI: r.ID, IssuedAt: r.CreatedAt.Unix(), Expiry: r.ExpiresAt.Unix(),
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	// RFC 9068 §2.1: "Resource servers MUST verify that the typ header
+	// value is at+jwt", which keeps an ID token from passing as one.
+	tok, err := j.signer.SignTyped(ctx, j.alg, "at+jwt", payload)
+	return tok, ttl, err
+}
+
+// strategyFor picks the access token format for a token meant for aud: an
+// API declared with token_format wins (a token for several APIs is a JWT
+// only when all of them want one), then the server-wide format.
+func (s *Service) strategyFor(aud []string) AccessTokenStrategy {
+	if s.jwtStrategy == nil {
+		return s.opaque
+	}
+	format := s.accessFormat
+	if len(aud) > 0 {
+		format = FormatJWT
+		for _, a := range aud {
+			api, ok := s.apis[a]
+			f := api.TokenFormat
+			if !ok || f == "" {
+				f = s.accessFormat
+			}
+			if f != FormatJWT {
+				format = FormatOpaque
+			}
+		}
+	}
+	if format == FormatJWT {
+		return s.jwtStrategy
+	}
+	return s.opaque
+}
+
+// looksLikeJWT reports whether a presented token has the compact JWS shape;
+// Gatehouse's own credentials never contain a dot.
+func looksLikeJWT(tok string) bool { return strings.Count(tok, ".") == 2 }
+
+// verifyJWTAccessToken checks a JWT access token's signature, type, issuer
+// and expiry offline (RFC 9068 §4). The caller then looks up its record for
+// revocation.
+func (s *Service) verifyJWTAccessToken(ctx context.Context, raw string) *Error {
+	if s.jwtStrategy == nil {
+		return ErrInvalidToken("the access token is malformed")
+	}
+	payload, typ, err := s.jwtStrategy.signer.VerifyTyped(ctx, raw)
+	if err != nil {
+		return ErrInvalidToken("the access token's signature does not verify")
+	}
+	// RFC 9068 §4: "Resource servers MUST verify that the typ header value
+	// is at+jwt or application/at+jwt and reject tokens carrying any other
+	// type value."
+	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
+		return ErrInvalidToken("the token is not an access token (typ %q): an ID token is never accepted as one", typ)
+	}
+	var cl jwtAccessClaims
+	if err := json.Unmarshal(payload, &cl); err != nil {
+		return ErrInvalidToken("the access token's claims are malformed")
+	}
+	if cl.Issuer != s.issuer {
+		return ErrInvalidToken("the access token was issued by another server")
+	}
+	if !s.time().Before(time.Unix(cl.Expiry, 0)) {
+		return ErrInvalidToken("the access token has expired")
+	}
+	return nil
+}
