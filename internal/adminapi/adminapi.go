@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -51,21 +52,27 @@ type PATs interface {
 	List(ctx context.Context, userID string) ([]store.PAT, error)
 }
 
+// Authorized lists the apps a user allowed (*oauth.Service).
+type Authorized interface {
+	AuthorizedApps(ctx context.Context, userID string) ([]oauth.AuthorizedApp, error)
+}
+
 // Handler serves /admin.
 type Handler struct {
 	admin Admin
 	users Users
 	pats  PATs
+	apps  Authorized
 	auth  *authn.Authenticator
 	log   *slog.Logger
 }
 
 // New builds the handler.
-func New(admin Admin, users Users, pats PATs, auth *authn.Authenticator, log *slog.Logger) *Handler {
+func New(admin Admin, users Users, pats PATs, apps Authorized, auth *authn.Authenticator, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{admin: admin, users: users, pats: pats, auth: auth, log: log}
+	return &Handler{admin: admin, users: users, pats: pats, apps: apps, auth: auth, log: log}
 }
 
 // Route is one documented route (method and pattern as in the OpenAPI
@@ -188,11 +195,20 @@ type PAT struct {
 	LastUsedAt  *time.Time `json:"last_used_at"`
 }
 
+// AuthorizedApp is an app the user allowed to act for them.
+type AuthorizedApp struct {
+	ClientID string    `json:"client_id"`
+	Name     string    `json:"name"`
+	Scopes   []string  `json:"scopes"`
+	Since    time.Time `json:"since"`
+}
+
 // UserDetail is GET /admin/users/{id}.
 type UserDetail struct {
 	User
-	Sessions []Session `json:"sessions"`
-	PATs     []PAT     `json:"personal_access_tokens"`
+	Sessions       []Session       `json:"sessions"`
+	PATs           []PAT           `json:"personal_access_tokens"`
+	AuthorizedApps []AuthorizedApp `json:"authorized_apps"`
 }
 
 // Page is a page of a list.
@@ -279,7 +295,19 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := UserDetail{User: toUser(u), Sessions: []Session{}, PATs: []PAT{}}
+	d := UserDetail{User: toUser(u), Sessions: []Session{}, PATs: []PAT{}, AuthorizedApps: []AuthorizedApp{}}
+	apps, err := h.apps.AuthorizedApps(r.Context(), u.ID)
+	if err != nil {
+		h.serverError(w, "authorized apps", err)
+		return
+	}
+	for _, a := range apps {
+		aa := AuthorizedApp{ClientID: a.ClientID, Name: a.Name, Scopes: []string{}, Since: a.Since.UTC()}
+		for _, sc := range a.Scopes {
+			aa.Scopes = append(aa.Scopes, sc.Name)
+		}
+		d.AuthorizedApps = append(d.AuthorizedApps, aa)
+	}
 	sessions, err := h.admin.Sessions(r.Context(), u.ID)
 	if err != nil {
 		h.serverError(w, "list sessions", err)

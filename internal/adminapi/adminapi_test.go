@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
@@ -43,7 +44,7 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 		}
 		return c.Token
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.Auth, nil)
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil)
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -227,7 +228,18 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	check(f.do(t, "GET", "/admin/users?limit=0", f.adminPAT))
 	check(f.do(t, "GET", "/admin/users", ""))
 	check(f.do(t, "GET", "/admin/users", f.userPAT))
-	check(f.do(t, "GET", "/admin/users/"+f.userID, f.adminPAT))
+	// An app the user allowed, so the detail lists one.
+	app := f.e.RegisterApp("Third", f.adminID, []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, scope.ProfileRead)
+	if _, err := f.e.CodeFlowToken(app, f.userID, scope.ProfileRead); err != nil {
+		t.Fatal(err)
+	}
+	shown := f.do(t, "GET", "/admin/users/"+f.userID, f.adminPAT)
+	check(shown)
+	var d adminapi.UserDetail
+	if err := json.Unmarshal(shown.body, &d); err != nil || len(d.AuthorizedApps) != 1 || d.AuthorizedApps[0].Name != "Third" ||
+		len(d.PATs) != 1 || d.Email != "user@example.com" {
+		t.Errorf("user detail %s: %v", shown.body, err)
+	}
 	check(f.do(t, "GET", "/admin/users/nope", f.adminPAT))
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")

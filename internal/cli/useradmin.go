@@ -65,6 +65,14 @@ type userDetailJSON struct {
 	MustChangePassword bool          `json:"must_change_password"`
 	Sessions           []sessionJSON `json:"sessions"`
 	PATs               []patJSON     `json:"personal_access_tokens"`
+	AuthorizedApps     []appJSON     `json:"authorized_apps"`
+}
+
+type appJSON struct {
+	ClientID string   `json:"client_id"`
+	Name     string   `json:"name"`
+	Scopes   []string `json:"scopes"`
+	Since    string   `json:"since"`
 }
 
 type sessionJSON struct {
@@ -84,7 +92,7 @@ type patJSON struct {
 
 func toUserDetailJSON(u *store.User) userDetailJSON {
 	return userDetailJSON{userJSON: toUserJSON(u), MustChangePassword: u.MustChangePassword,
-		Sessions: []sessionJSON{}, PATs: []patJSON{}}
+		Sessions: []sessionJSON{}, PATs: []patJSON{}, AuthorizedApps: []appJSON{}}
 }
 
 func runUserShow(ctx context.Context, env *Env, args []string) error {
@@ -117,6 +125,17 @@ func runUserShow(ctx context.Context, env *Env, args []string) error {
 		out.PATs = append(out.PATs, patJSON{ID: p.ID, Description: p.Description, Scopes: append([]string{}, p.Scopes...),
 			CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), Revoked: p.RevokedAt != nil})
 	}
+	apps, err := a.OAuth.AuthorizedApps(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, ap := range apps {
+		aj := appJSON{ClientID: ap.ClientID, Name: ap.Name, Scopes: []string{}, Since: ap.Since.UTC().Format(time.RFC3339)}
+		for _, sc := range ap.Scopes {
+			aj.Scopes = append(aj.Scopes, sc.Name)
+		}
+		out.AuthorizedApps = append(out.AuthorizedApps, aj)
+	}
 	return env.Print(out, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "id\t%s\nemail\t%s\nname\t%s\nadmin\t%s\ndisabled\t%s\n2fa\t%s\nmust change password\t%s\ncreated\t%s\n",
@@ -136,6 +155,12 @@ func runUserShow(ctx context.Context, env *Env, args []string) error {
 				state = "revoked"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", p.ID, p.Description, p.Scopes, state, p.CreatedAt)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "\nAUTHORIZED APPS (%d)\n", len(out.AuthorizedApps))
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, ap := range out.AuthorizedApps {
+			fmt.Fprintf(tw, "%s\t%s\t%v\tsince %s\n", ap.ClientID, ap.Name, ap.Scopes, ap.Since)
 		}
 		tw.Flush()
 	})

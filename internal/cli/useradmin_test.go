@@ -28,7 +28,7 @@ func TestUserAdminCommands(t *testing.T) {
 		}
 		return d
 	}
-	if d := show(created.ID); d.Email != "bob@example.com" || d.MustChangePassword || d.Sessions == nil || d.PATs == nil {
+	if d := show(created.ID); d.Email != "bob@example.com" || d.MustChangePassword || d.Sessions == nil || d.PATs == nil || d.AuthorizedApps == nil {
 		t.Fatalf("show by id: %+v", d)
 	}
 
