@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/identity"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -22,13 +23,18 @@ type ConsolePages struct {
 	pats interface {
 		List(ctx context.Context, userID string) ([]store.PAT, error)
 	}
+	apps interface {
+		AuthorizedApps(ctx context.Context, userID string) ([]oauth.AuthorizedApp, error)
+	}
 }
 
 // NewConsolePages returns the area.
 func NewConsolePages(h *Handler, adm *identity.Admin, pats interface {
 	List(ctx context.Context, userID string) ([]store.PAT, error)
+}, apps interface {
+	AuthorizedApps(ctx context.Context, userID string) ([]oauth.AuthorizedApp, error)
 }) *ConsolePages {
-	return &ConsolePages{h: h, adm: adm, pats: pats}
+	return &ConsolePages{h: h, adm: adm, pats: pats, apps: apps}
 }
 
 // consoleActions maps a form's action to its operation.
@@ -99,6 +105,7 @@ type consoleUserData struct {
 	Subject  *store.User
 	Sessions []sessionView
 	PATs     []store.PAT
+	Apps     []oauth.AuthorizedApp
 }
 
 func (c *ConsolePages) user(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +132,10 @@ func (c *ConsolePages) user(w http.ResponseWriter, r *http.Request) {
 			Created: s.CreatedAt, LastSeen: s.LastSeenAt})
 	}
 	if d.PATs, err = c.pats.List(r.Context(), u.ID); err != nil {
+		c.h.serverError(w, r, err)
+		return
+	}
+	if d.Apps, err = c.apps.AuthorizedApps(r.Context(), u.ID); err != nil {
 		c.h.serverError(w, r, err)
 		return
 	}
