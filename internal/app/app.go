@@ -236,7 +236,7 @@ func (a *App) Handler(version string) http.Handler {
 	areas := []server.Area{
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
-		a.oauthArea(), a.Gateway, jwksArea{a.Keys},
+		a.oauthArea(), a.Gateway, jwksArea{a.Keys}, a.adminArea(), a.consoleArea(),
 		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)

@@ -83,6 +83,10 @@ func TestPagesLayoutAndContrast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An administrator, so the console pages are checked too.
+	if err := a.Store.SetAdmin(ctx0, u.ID, true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	client, _, err := a.OAuth.CreateClient(ctx0, oauth.NewClient{
 		Name: "Demo App", OwnerID: u.ID, RedirectURIs: []string{"https://app.example/cb"},
 		GrantTypes: []string{"authorization_code"}, Scopes: []string{"profile:read"},
@@ -188,6 +192,8 @@ func TestPagesLayoutAndContrast(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#new_token")))
 	check("tokens-new")
 	open("apps", "/account/apps", "main h1")
+	open("console-users", "/console/users", "#users")
+	open("console-user", "/console/users/"+u.ID, "#subject-state")
 	open("account-2", "/account", "#twofactor-status")
 	do("start two-factor",
 		chromedp.Click(chromedp.CSS(`form[action="/account/2fa/start"] button`)),

@@ -396,6 +396,12 @@ func (a *Authenticator) basic(w http.ResponseWriter, r *http.Request, basicHere 
 		be *identity.BusyError
 	)
 	switch {
+	case err == nil && u.MustChangePassword:
+		// The password is right but an administrator asked for a new one:
+		// until it is changed (in the browser) it authenticates nothing.
+		httpx.NoStore(w)
+		httpx.WriteError(w, http.StatusForbidden, "password_change_required",
+			"An administrator requires you to choose a new password: sign in to the web interface and change it, then retry.")
 	case err == nil:
 		return &Principal{UserID: u.ID, Method: MethodPassword, User: &store.Profile{
 			ID: u.ID, Email: u.Email, Name: u.Name, TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt,

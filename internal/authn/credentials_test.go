@@ -67,7 +67,7 @@ func TestWhoMayManageCredentials(t *testing.T) {
 
 		// The owner's own app (client_credentials, every app scope) and a
 		// third-party app the owner authorizes through the code flow.
-		own := e.RegisterApp("Own", owner.ID, []string{oauth.GrantClientCredentials}, scope.Builtin().Names()...)
+		own := e.RegisterApp("Own", owner.ID, []string{oauth.GrantClientCredentials}, scope.Builtin().NamesFor(scope.App)...)
 		third := e.RegisterApp("Third", dev.ID, []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 			scope.ProfileRead, scope.TokensRead)
 
@@ -91,7 +91,7 @@ func TestWhoMayManageCredentials(t *testing.T) {
 			t.Fatalf("client_credentials scope %q", appToken.Scope)
 		}
 		key, err := e.APIKeys.Create(e.Ctx, apikey.Actor{UserID: owner.ID}, apikey.CreateRequest{
-			ClientID: own.ID, Name: "own", Scopes: scope.Builtin().Names(),
+			ClientID: own.ID, Name: "own", Scopes: scope.Builtin().NamesFor(scope.App),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -242,10 +242,12 @@ func TestThirdPartyAppsNeverGetCredentialScopes(t *testing.T) {
 					t.Errorf("registering %s on a %v client: %v", sc.Name, grants, err)
 				}
 			}
-			// A client_credentials-only app may carry it (it acts as its owner).
-			if _, _, err := e.OAuth.CreateClient(e.Ctx, oauth.NewClient{
+			// A client_credentials-only app may carry it (it acts as its
+			// owner) — unless only an administrator's PAT may.
+			_, _, err := e.OAuth.CreateClient(e.Ctx, oauth.NewClient{
 				Name: "x", OwnerID: dev.ID, GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: []string{sc.Name},
-			}); err != nil {
+			})
+			if sc.AdminOnly != (err != nil) {
 				t.Errorf("registering %s on a client_credentials app: %v", sc.Name, err)
 			}
 			// Even if a code-flow client was registered with it before this
@@ -255,7 +257,7 @@ func TestThirdPartyAppsNeverGetCredentialScopes(t *testing.T) {
 			if err := e.Store.UpdateClient(e.Ctx, legacy); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.OAuth.ValidateAuthorize(e.Ctx, oauth.AuthorizeRequest{
+			_, err = e.OAuth.ValidateAuthorize(e.Ctx, oauth.AuthorizeRequest{
 				ClientID: legacy.ID, RedirectURI: legacy.RedirectURIs[0], ResponseType: "code", Scope: "profile:read " + sc.Name, ScopeSent: true, State: "s",
 			})
 			if !isOAuthError(err, oauth.CodeInvalidScope) {

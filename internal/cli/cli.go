@@ -59,6 +59,7 @@ func commands() []Command {
 	var cmds []Command
 	cmds = append(cmds, coreCommands()...)
 	cmds = append(cmds, userCommands()...)
+	cmds = append(cmds, userAdminCommands()...)
 	cmds = append(cmds, userEmailCommands()...)
 	cmds = append(cmds, clientCommands()...)
 	cmds = append(cmds, apikeyCommands()...)

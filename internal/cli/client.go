@@ -93,7 +93,7 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	refreshTTL := fs.Duration("refresh-ttl", 0, "refresh token lifetime for this client (default: the server's)")
 	fs.Var(&redirects, "redirect-uri", "a redirect URI, compared by exact match; https, or http://127.0.0.1 / http://[::1] (any port) for native apps (repeatable)")
 	fs.Var(&grants, "grant-type", "authorization_code, refresh_token, client_credentials or implicit (legacy) (repeatable; default authorization_code and refresh_token)")
-	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(scope.Builtin().Names(), ", ")+", or one of the config file's scopes (repeatable)")
+	fs.Var(&scopes, "scope", "a scope the client may request: "+strings.Join(clientScopeNames(), ", ")+", or one of the config file's scopes (repeatable)")
 	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's \"apis\" section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "where OpenID Connect logout (/oauth/logout) may send the browser back to, compared by exact match (repeatable)")
 	idTokenAlg := fs.String("id-token-alg", "", "the algorithm of this client's ID tokens (id_token_signed_response_alg; default RS256)")
@@ -292,4 +292,16 @@ func runClientDelete(ctx context.Context, env *Env, args []string) error {
 	return env.Print(map[string]any{"client_id": rest[0], "deleted": true}, func(w io.Writer) {
 		fmt.Fprintf(w, "client %s deleted, with its secrets, grants, tokens and consents\n", rest[0])
 	})
+}
+
+// clientScopeNames are the built-in scopes an app may be registered for:
+// every one but the administrator-only scope, which no app can hold.
+func clientScopeNames() []string {
+	var out []string
+	for _, sc := range scope.Builtin().All() {
+		if !sc.AdminOnly {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
 }

@@ -155,9 +155,16 @@ func runUserDisabled(disabled bool) func(ctx context.Context, env *Env, args []s
 			return err
 		}
 		defer a.Close()
-		u, err := a.Identity.SetUserDisabled(ctx, rest[0], disabled)
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, identity.ErrInvalidEmail) {
-			return fmt.Errorf("no user with email %s", rest[0])
+		// The same operations as the console and the admin API.
+		adm := a.Identity.Admin()
+		u, err := findUser(ctx, adm, rest[0])
+		if err != nil {
+			return err
+		}
+		if disabled {
+			u, err = adm.Disable(ctx, cliActor, u.ID)
+		} else {
+			u, err = adm.Enable(ctx, cliActor, u.ID)
 		}
 		if err != nil {
 			return err

@@ -350,24 +350,15 @@ func (s *Service) ListUsers(ctx context.Context) ([]store.User, error) {
 	return s.st.ListUsers(ctx)
 }
 
-// SetUserDisabled disables (or re-enables) the account with this email.
-// Disabling ends its sessions at once; the store moves CredentialsChangedAt,
-// which retires its other credentials.
+// SetUserDisabled disables (or re-enables) the account with this email,
+// by the same rule as the console and admin API (Admin.Disable / Enable).
 func (s *Service) SetUserDisabled(ctx context.Context, email string, disabled bool) (*store.User, error) {
 	u, err := s.UserByEmail(ctx, email)
 	if err != nil {
 		return nil, err
 	}
-	now := s.time()
-	if err := s.st.SetDisabled(ctx, u.ID, disabled, now); err != nil {
-		return nil, err
-	}
 	if disabled {
-		if err := s.st.DeleteUserSessions(ctx, u.ID, ""); err != nil {
-			return nil, err
-		}
+		return s.Admin().Disable(ctx, "cli", u.ID)
 	}
-	u.Disabled = disabled
-	s.log.Info("user disabled state changed", "user_id", u.ID, "disabled", disabled)
-	return u, nil
+	return s.Admin().Enable(ctx, "cli", u.ID)
 }

@@ -153,6 +153,13 @@ func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 	if err := validateClientScopes(cat, c.Scopes); err != nil {
 		bad("%v", err)
 	}
+	for _, s := range c.Scopes {
+		// An administrator-only scope is carried by an administrator's
+		// personal access token and by nothing an app holds.
+		if sc, ok := cat.Lookup(s); ok && sc.AdminOnly {
+			bad("scope %q is for administrators' personal access tokens only: no app can be registered with it", s)
+		}
+	}
 	if sens := cat.Sensitive(c.Scopes); len(sens) > 0 && !byAdmin {
 		bad("scope %s is sensitive: until app review exists, only an administrator can register a client with it (gatehouse client create)",
 			strings.Join(sens, ", "))

@@ -295,6 +295,11 @@ func TestMetadata(t *testing.T) {
 	has("token_endpoint_auth_methods_supported", "client_secret_post")
 	has("grant_types_supported", "client_credentials")
 	has("scopes_supported", "profile:read")
+	for _, x := range m["scopes_supported"].([]any) {
+		if x == "admin" {
+			t.Error("scopes_supported advertises the administrator-only admin scope")
+		}
+	}
 	has("response_types_supported", "code")
 	for _, x := range m["code_challenge_methods_supported"].([]any) {
 		if x == "plain" {

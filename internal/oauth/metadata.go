@@ -3,6 +3,8 @@ package oauth
 import (
 	"net/url"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/scope"
 )
 
 // Endpoint paths, relative to the issuer.
@@ -44,7 +46,7 @@ func (s *Service) Metadata() Metadata {
 		TokenEndpoint:                          s.issuer + PathToken,
 		RevocationEndpoint:                     s.issuer + PathRevoke,
 		IntrospectionEndpoint:                  s.issuer + PathIntrospect,
-		ScopesSupported:                        s.catalog().Names(),
+		ScopesSupported:                        oauthScopes(s.catalog()),
 		ResponseTypesSupported:                 []string{"code", "token", ResponseCodeIDToken, ResponseIDTokenToken},
 		ResponseModesSupported:                 []string{"query", "fragment"},
 		GrantTypesSupported:                    GrantTypes(),
@@ -71,4 +73,17 @@ func metadataPaths(issuer string) []string {
 		}
 	}
 	return paths
+}
+
+// oauthScopes lists the scopes a client can obtain here: an
+// administrator-only scope is carried by personal access tokens alone, so
+// advertising it to clients would only invite requests that are refused.
+func oauthScopes(cat *scope.Catalog) []string {
+	var out []string
+	for _, sc := range cat.All() {
+		if !sc.AdminOnly {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
 }

@@ -180,7 +180,15 @@ func (s *Service) Catalog() *scope.Catalog { return s.cfg.Scopes.Load() }
 
 // AllowedScopes returns the scopes a PAT may carry, in catalog order; it is
 // also the default set of a new PAT.
-func AllowedScopes(cat *scope.Catalog) []string { return cat.NamesFor(scope.PAT) }
+func AllowedScopes(cat *scope.Catalog) []string {
+	var out []string
+	for _, sc := range cat.For(scope.PAT) {
+		if !sc.AdminOnly {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
+}
 
 // CreateRequest is a new PAT. A nil Scopes means the default (AllowedScopes);
 // ExpiresIn zero means no expiry.
@@ -239,6 +247,24 @@ func CheckScopes(cat *scope.Catalog, requested []string) ([]string, error) {
 	return out, nil
 }
 
+// checkAdminOnly refuses an administrator-only scope (scope.Admin) to a
+// user who is not an administrator. It runs after the user's row is locked,
+// so it reads the current role.
+func checkAdminOnly(ctx context.Context, tx store.Store, cat *scope.Catalog, userID string, scopes []string) error {
+	for _, name := range scopes {
+		if sc, ok := cat.Lookup(name); ok && sc.AdminOnly {
+			u, err := tx.UserByID(ctx, userID)
+			if err != nil {
+				return err
+			}
+			if !u.Admin {
+				return &InvalidError{Field: "scopes", Message: fmt.Sprintf("scope %q can only be given to an administrator's token", name), Scope: true}
+			}
+		}
+	}
+	return nil
+}
+
 // CheckExpiresIn validates a lifetime: zero is no expiry, otherwise it must
 // be positive and at most max.
 func CheckExpiresIn(d, max time.Duration) error {
@@ -295,6 +321,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 	// the transaction let 30 parallel requests end above it.
 	err = s.st.InTx(ctx, func(tx store.Store) error {
 		if err := tx.LockUser(ctx, req.UserID); err != nil {
+			return err
+		}
+		if err := checkAdminOnly(ctx, tx, s.Catalog(), req.UserID, scopes); err != nil {
 			return err
 		}
 		existing, err := tx.ListPATs(ctx, req.UserID)

@@ -92,10 +92,22 @@ func TestBuiltinCarriers(t *testing.T) {
 	cat := Builtin()
 	for _, s := range cat.All() {
 		oidc := slices.Contains([]string{OpenID, Profile, Email, OfflineAccess}, s.Name)
-		// OpenID Connect scopes belong to a user's sign-in with an app only.
-		if !s.BuiltIn || s.Group != BuiltinGroup || s.PAT == oidc || s.App == oidc {
+		if !s.BuiltIn || s.Group != BuiltinGroup {
 			t.Errorf("built-in %+v", s)
 		}
+		switch {
+		case oidc:
+			// OpenID Connect scopes belong to a user's sign-in with an
+			// app only.
+			if s.PAT || s.App {
+				t.Errorf("OpenID Connect scope %+v", s)
+			}
+		case !s.PAT || s.App == s.AdminOnly:
+			t.Errorf("built-in %+v", s)
+		}
+	}
+	if a, ok := cat.Lookup(Admin); !ok || a.Delegate || a.App || !a.AdminOnly || !a.Sensitive {
+		t.Errorf("admin scope %+v: must be an administrator-only, sensitive PAT scope", a)
 	}
 	if got := cat.NamesFor(Delegated); !slices.Equal(got, []string{ProfileRead, TokensRead, OpenID, Profile, Email, OfflineAccess}) {
 		t.Errorf("delegable built-ins %q", got)

@@ -28,6 +28,11 @@ const (
 	TokensRevoke = "tokens:revoke"
 	KeysRead     = "keys:read"
 	KeysRevoke   = "keys:revoke"
+	// Admin lets a personal access token use the admin API (/admin). Only
+	// an administrator's PAT may carry it, and it is re-checked on every
+	// use: the token stops working for /admin when its owner stops being an
+	// administrator. No app, delegated or not, can ever hold it.
+	Admin = "admin"
 )
 
 // OpenID Connect scopes (OpenID Connect Core 1.0 §3.1.2.1, §5.4, §11).
@@ -86,6 +91,9 @@ type Scope struct {
 	// until app review exists only an administrator may register a client
 	// with one.
 	Sensitive bool
+	// AdminOnly scopes may be carried only by an administrator's
+	// credential, and are never part of a default set.
+	AdminOnly bool
 	// BuiltIn marks Gatehouse's own scopes, which configuration cannot
 	// redefine.
 	BuiltIn bool
@@ -127,6 +135,11 @@ func builtins() []Scope {
 		oidc(Profile, "See your name"),
 		oidc(Email, "See your email address"),
 		oidc(OfflineAccess, "Keep access while you are not using it (stay signed in)"),
+		// Not delegable and not an app scope: a third-party app can never
+		// request it (the authorization and token endpoints only grant
+		// delegable scopes), and no app credential carries it.
+		{Name: Admin, Description: "Administer Gatehouse: review apps and manage every user's account", Group: BuiltinGroup,
+			PAT: true, AdminOnly: true, Sensitive: true, BuiltIn: true},
 	}
 }
 

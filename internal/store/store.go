@@ -105,6 +105,10 @@ type User struct {
 	TOTPSecret string
 	// TOTPEnabled is true once enrolment was confirmed with a first code.
 	TOTPEnabled bool
+	// MustChangePassword is set by an administrator: until the user picks a
+	// new password, the account can do nothing but change it. A real
+	// password change (UpdatePassword with rotate) clears it.
+	MustChangePassword bool
 	// CredentialsChangedAt moves forward when the password changes or the
 	// account is disabled; every credential acting for the user (session,
 	// access and refresh token, PAT, API key of their apps) created before
@@ -141,6 +145,10 @@ type Users interface {
 	// not a transparent rehash) CredentialsChangedAt is set to at.
 	UpdatePassword(ctx context.Context, userID, hash string, rotate bool, at time.Time) error
 	SetDisabled(ctx context.Context, userID string, disabled bool, at time.Time) error
+	// SetAdmin grants or takes away the administrator role.
+	SetAdmin(ctx context.Context, userID string, admin bool, at time.Time) error
+	// SetMustChangePassword sets or clears User.MustChangePassword.
+	SetMustChangePassword(ctx context.Context, userID string, must bool, at time.Time) error
 	// SetTOTP stores the sealed seed and whether it is enabled; an empty
 	// secret with enabled=false removes two-factor.
 	SetTOTP(ctx context.Context, userID, sealedSecret string, enabled bool, at time.Time) error

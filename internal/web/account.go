@@ -21,15 +21,16 @@ const signInFailed = "Sign-in failed. Check your email address and password and 
 // notices are the fixed messages a redirect can ask for with ?msg=… (never
 // free text from the URL).
 var notices = map[string]string{
-	"welcome":           "Your account is ready, and you are signed in.",
-	"account_exists":    "This email address already has an account. Sign in with its password to continue.",
-	"signed_out":        "You have signed out.",
-	"password_changed":  "Your password was changed. All your other sessions were ended.",
-	"2fa_off":           "Two-factor authentication is now off.",
-	"session_ended":     "The session was ended.",
-	"password_reset":    "Your password was changed and every session ended. Sign in with the new password.",
-	"verification_sent": "A confirmation link is on its way to your email address.",
-	"sessions_ended":    "All your other sessions were ended.",
+	"welcome":                  "Your account is ready, and you are signed in.",
+	"account_exists":           "This email address already has an account. Sign in with its password to continue.",
+	"signed_out":               "You have signed out.",
+	"password_changed":         "Your password was changed. All your other sessions were ended.",
+	"2fa_off":                  "Two-factor authentication is now off.",
+	"session_ended":            "The session was ended.",
+	"password_reset":           "Your password was changed and every session ended. Sign in with the new password.",
+	"verification_sent":        "A confirmation link is on its way to your email address.",
+	"sessions_ended":           "All your other sessions were ended.",
+	"password_change_required": "An administrator requires you to choose a new password before you continue. Change it below.",
 }
 
 func (h *Handler) clientIP(r *http.Request) string { return h.cfg.ClientIP(r) }

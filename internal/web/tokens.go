@@ -91,7 +91,11 @@ func (tp *TokenPages) fillForm(d *tokensData, u *store.User, checked []string, e
 	d.TwoFactor = u.TOTPEnabled
 	d.Scopes = d.Scopes[:0]
 	for _, sc := range tp.pats.Catalog().For(scope.PAT) {
-		on := checked == nil || contains(checked, sc.Name)
+		if sc.AdminOnly && !u.Admin {
+			continue
+		}
+		// Administrator-only scopes are never ticked by default.
+		on := (checked == nil && !sc.AdminOnly) || contains(checked, sc.Name)
 		d.Scopes = append(d.Scopes, scopeOption{Name: sc.Name, Description: sc.Description, Checked: on})
 	}
 	d.Expiries = d.Expiries[:0]

@@ -334,8 +334,26 @@ func (h *Handler) Wrap(next http.Handler) http.Handler {
 		if h.badForm(w, r) {
 			return
 		}
+		if u, _, ok := h.CurrentUser(r); ok && u.MustChangePassword && !allowedBeforePasswordChange(r) {
+			// An administrator requires a new password: until it is
+			// chosen, the session reaches only the form that changes it
+			// (and sign-out).
+			http.Redirect(w, r, "/account?msg=password_change_required", http.StatusSeeOther)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedBeforePasswordChange lists what a session whose user must change
+// the password may still do: see the account page, change the password,
+// sign out (or in again).
+func allowedBeforePasswordChange(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/account", "/account/password", "/logout", "/login", "/login/2fa":
+		return true
+	}
+	return false
 }
 
 // maxFormField bounds every field of the forms these pages render; each

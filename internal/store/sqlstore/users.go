@@ -10,12 +10,12 @@ import (
 )
 
 const userCols = `id, email, name, password_hash, admin, disabled, totp_secret, totp_enabled,
-	credentials_changed_at, created_at, updated_at`
+	credentials_changed_at, created_at, updated_at, must_change_password`
 
 func scanUser(sc interface{ Scan(...any) error }, u *store.User) error {
 	var cca, ca, ua int64
 	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Disabled,
-		&u.TOTPSecret, &u.TOTPEnabled, &cca, &ca, &ua); err != nil {
+		&u.TOTPSecret, &u.TOTPEnabled, &cca, &ca, &ua, &u.MustChangePassword); err != nil {
 		return err
 	}
 	u.CredentialsChangedAt, u.CreatedAt, u.UpdatedAt = fromMS(cca), fromMS(ca), fromMS(ua)
@@ -24,9 +24,9 @@ func scanUser(sc interface{ Scan(...any) error }, u *store.User) error {
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := s.wq.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.Name, u.PasswordHash, u.Admin, u.Disabled, u.TOTPSecret, u.TOTPEnabled,
-		ms(u.CredentialsChangedAt), ms(u.CreatedAt), ms(u.UpdatedAt))
+		ms(u.CredentialsChangedAt), ms(u.CreatedAt), ms(u.UpdatedAt), u.MustChangePassword)
 	return mapErr("create user", err)
 }
 
@@ -77,7 +77,8 @@ func (s *Store) UpdatePassword(ctx context.Context, userID, hash string, rotate 
 		err error
 	)
 	if rotate {
-		res, err = s.wq.exec(ctx, `UPDATE users SET password_hash = ?, credentials_changed_at = ?, updated_at = ? WHERE id = ?`,
+		res, err = s.wq.exec(ctx, `UPDATE users SET password_hash = ?, credentials_changed_at = ?, updated_at = ?,
+			must_change_password = FALSE WHERE id = ?`,
 			hash, ms(at), ms(at), userID)
 	} else {
 		// A transparent rehash is not a credential change: sessions and PATs
@@ -104,6 +105,19 @@ func (s *Store) SetDisabled(ctx context.Context, userID string, disabled bool, a
 			false, ms(at), userID)
 	}
 	return affectedOne("set disabled", res, err)
+}
+
+// SetAdmin implements store.Users.
+func (s *Store) SetAdmin(ctx context.Context, userID string, admin bool, at time.Time) error {
+	res, err := s.wq.exec(ctx, `UPDATE users SET admin = ?, updated_at = ? WHERE id = ?`, admin, ms(at), userID)
+	return affectedOne("set admin", res, err)
+}
+
+// SetMustChangePassword implements store.Users.
+func (s *Store) SetMustChangePassword(ctx context.Context, userID string, must bool, at time.Time) error {
+	res, err := s.wq.exec(ctx, `UPDATE users SET must_change_password = ?, updated_at = ? WHERE id = ?`,
+		must, ms(at), userID)
+	return affectedOne("set must change password", res, err)
 }
 
 // SetTOTP implements store.Users.

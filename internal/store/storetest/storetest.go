@@ -63,6 +63,7 @@ func coreCases() []testCase {
 		{"users/list", testUserList},
 		{"users/update_password", testUserUpdatePassword},
 		{"users/set_disabled", testUserSetDisabled},
+		{"users/must_change_password", testUserMustChangePassword},
 		{"users/totp", testUserTOTP},
 		{"users/totp_step", testTOTPStep},
 		{"users/recovery_codes", testRecoveryCodes},

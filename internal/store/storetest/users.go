@@ -99,6 +99,52 @@ func testUserSetDisabled(t *testing.T, f *fixture) {
 	equal(t, "UpdatedAt after enable", got.UpdatedAt, f.at(time.Hour))
 }
 
+func testUserMustChangePassword(t *testing.T, f *fixture) {
+	u := f.user()
+	wantErr(t, f.s.SetMustChangePassword(f.ctx, "nope", true, f.now), store.ErrNotFound)
+	must(t, f.s.SetMustChangePassword(f.ctx, u.ID, true, f.at(time.Minute)))
+	got, err := f.s.UserByID(f.ctx, u.ID)
+	must(t, err)
+	if !got.MustChangePassword {
+		t.Fatal("MustChangePassword = false after SetMustChangePassword(true)")
+	}
+	equal(t, "UpdatedAt after set", got.UpdatedAt, f.at(time.Minute))
+	// A transparent rehash is not the change the administrator asked for.
+	must(t, f.s.UpdatePassword(f.ctx, u.ID, "rehash", false, f.at(2*time.Minute)))
+	got, err = f.s.UserByID(f.ctx, u.ID)
+	must(t, err)
+	if !got.MustChangePassword {
+		t.Fatal("a rehash cleared MustChangePassword")
+	}
+	// A real change clears it.
+	must(t, f.s.UpdatePassword(f.ctx, u.ID, "changed", true, f.at(time.Hour)))
+	got, err = f.s.UserByID(f.ctx, u.ID)
+	must(t, err)
+	if got.MustChangePassword {
+		t.Fatal("MustChangePassword still set after a password change")
+	}
+	// CreateUser stores the flag as given.
+	v := f.user(func(u *store.User) { u.MustChangePassword = true })
+	got, err = f.s.UserByEmail(f.ctx, v.Email)
+	must(t, err)
+	equal(t, "created user", *got, *v)
+	// The administrator role is set and taken away alike.
+	wantErr(t, f.s.SetAdmin(f.ctx, "nope", true, f.now), store.ErrNotFound)
+	for _, admin := range []bool{true, false} {
+		must(t, f.s.SetAdmin(f.ctx, v.ID, admin, f.at(time.Minute)))
+		got, err = f.s.UserByID(f.ctx, v.ID)
+		must(t, err)
+		equal(t, "Admin", got.Admin, admin)
+	}
+	// Clearing it explicitly works too.
+	must(t, f.s.SetMustChangePassword(f.ctx, v.ID, false, f.at(time.Hour)))
+	got, err = f.s.UserByID(f.ctx, v.ID)
+	must(t, err)
+	if got.MustChangePassword {
+		t.Fatal("MustChangePassword still set after SetMustChangePassword(false)")
+	}
+}
+
 func testUserTOTP(t *testing.T, f *fixture) {
 	u := f.user()
 	must(t, f.s.SetTOTP(f.ctx, u.ID, "sealed-seed", false, f.now))
