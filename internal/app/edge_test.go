@@ -72,17 +72,7 @@ func openEdge(t *testing.T, backend string) *edgeEnv {
 		"GATEHOUSE_ARGON2_MEMORY_KIB": "8192",
 		"GATEHOUSE_ARGON2_TIME":       "1",
 	}
-	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.Handler("test"))
-	t.Cleanup(srv.Close)
+	a, srv := openAppWith(t, vars)
 	raw, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -333,4 +323,22 @@ func TestInvalidTextAtTheEdge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openAppWith opens a whole Gatehouse process configured by vars (setting
+// environment variables) behind an httptest server, both closed with t.
+func openAppWith(t *testing.T, vars map[string]string) (*app.App, *httptest.Server) {
+	t.Helper()
+	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	srv := httptest.NewServer(a.Handler("test"))
+	t.Cleanup(srv.Close)
+	return a, srv
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -18,8 +16,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/gatehouse/gatehouse/internal/app"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 )
@@ -42,17 +38,7 @@ func TestJWTAccessTokens(t *testing.T) {
 		"GATEHOUSE_ARGON2_MEMORY_KIB":   "8192",
 		"GATEHOUSE_ARGON2_TIME":         "1",
 	}
-	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.Handler("test"))
-	t.Cleanup(srv.Close)
+	a, srv := openAppWith(t, vars)
 	u, err := a.Identity.CreateUser(ctx, identity.NewUser{Email: "ada@example.com", Name: "Ada", Password: edgePassword})
 	if err != nil {
 		t.Fatal(err)
