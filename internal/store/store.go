@@ -277,6 +277,8 @@ const (
 	ClientPending  = "pending"
 	ClientActive   = "active"
 	ClientDisabled = "disabled"
+	// ClientRejected: an administrator refused the app at review.
+	ClientRejected = "rejected"
 )
 
 // Client is a registered OAuth 2.0 application.
