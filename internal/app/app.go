@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -73,6 +74,7 @@ type App struct {
 	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
+	Apps          *apps.Service        // app management: every change to an app (issue 11)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -211,6 +213,9 @@ func (a *App) buildServices() error {
 		return err
 	}
 	if err := a.buildTokens(); err != nil {
+		return err
+	}
+	if err := a.buildApps(); err != nil {
 		return err
 	}
 	if err := a.buildGateway(); err != nil {
