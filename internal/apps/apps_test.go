@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -538,6 +539,19 @@ func TestSandbox(t *testing.T) {
 		}
 		if !strings.HasPrefix(secret, "gths_test_") {
 			t.Fatalf("sandbox secret %q lacks the sandbox label", secret)
+		}
+		// The test server is a production one: a sandbox credential is
+		// refused with a description that says what it is.
+		for _, k := range []credential.Kind{credential.AccessToken, credential.PAT, credential.APIKey} {
+			tok, err := credential.Generate(rand.Reader, k, credential.SandboxLabel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.Do("GET", tt.WhoAmI, "", tt.Bearer(tok)...)
+			if r.Status != 401 || r.Error() != "invalid_token" || !strings.Contains(string(r.Body), "sandbox credential") ||
+				!strings.Contains(r.Header.Get("WWW-Authenticate"), "sandbox credential") {
+				t.Fatalf("%s: %d %s %q", k, r.Status, r.Body, r.Header.Get("WWW-Authenticate"))
+			}
 		}
 	})
 }
