@@ -50,6 +50,7 @@ func (a *App) tokenAreas() []server.Area {
 func (a *App) runTokenFlushers(ctx context.Context) {
 	go a.PATs.RunLastUsedFlusher(ctx)
 	go a.APIKeys.RunLastUsedFlusher(ctx)
+	go a.OAuth.RunSecretLastUsedFlusher(ctx)
 }
 
 // flushTokens writes what is still buffered (at shutdown).
@@ -61,5 +62,8 @@ func (a *App) flushTokens() {
 	}
 	if err := a.APIKeys.FlushLastUsed(ctx); err != nil {
 		a.Log.Warn("flushing API key last use", "err", err)
+	}
+	if err := a.OAuth.FlushSecretLastUsed(ctx); err != nil {
+		a.Log.Warn("flushing client secret last use", "err", err)
 	}
 }

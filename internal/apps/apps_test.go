@@ -267,6 +267,12 @@ func TestRotation(t *testing.T) {
 		if !ok(s1) || !ok(s2) {
 			t.Fatalf("both secrets should work: old %v new %v", ok(s1), ok(s2))
 		}
+		if err := e.OAuth.FlushSecretLastUsed(e.Ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := e.svc.Get(e.Ctx, me, a.ID); len(got.Secrets) != 2 || got.Secrets[0].LastUsed == nil || got.Secrets[1].LastUsed == nil {
+			t.Fatalf("last use not stamped: %+v", got.Secrets)
+		}
 		if _, _, err := e.svc.RotateSecret(e.Ctx, me, a.ID); !errors.Is(err, apps.ErrTooManySecrets) {
 			t.Fatalf("third secret: %v", err)
 		}

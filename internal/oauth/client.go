@@ -348,23 +348,36 @@ func reviewError(c *store.Client) *Error {
 func (s *Service) ForgetClient(id string) { s.clients.forget(id) }
 
 // checkClientSecret compares the presented secret with every unexpired
-// secret of the client, in constant time and without early exit.
+// secret of the client, in constant time and without early exit. A secret
+// past its retirement time no longer authenticates: rotation's grace period
+// ends at use time, without a job. The match's last use is batched.
 func (s *Service) checkClientSecret(secrets []store.ClientSecret, secret string) bool {
 	if secret == "" || len(secret) > 512 {
 		return false
 	}
 	h := s.hasher.Hash(secret)
 	now := s.time()
-	ok := false
+	matched := ""
 	for _, cs := range secrets {
 		if cs.ExpiresAt != nil && !now.Before(*cs.ExpiresAt) {
 			continue
 		}
 		if credential.Equal(h, cs.Hash) {
-			ok = true
+			matched = cs.ID
 		}
 	}
-	return ok
+	if matched != "" {
+		s.secretUse.Record(matched, now)
+	}
+	return matched != ""
+}
+
+// FlushSecretLastUsed writes the batched last-use stamps of client secrets.
+func (s *Service) FlushSecretLastUsed(ctx context.Context) error { return s.secretUse.Flush(ctx) }
+
+// RunSecretLastUsedFlusher flushes the stamps periodically until ctx ends.
+func (s *Service) RunSecretLastUsedFlusher(ctx context.Context) {
+	s.secretUse.Run(ctx, 30*time.Second, 10*time.Second)
 }
 
 // DeclaredAPI reports whether id is the identifier of an API declared in the

@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -107,9 +108,11 @@ type Service struct {
 	codeTTL    time.Duration
 	loginAge   time.Duration
 	clients    *clientCache
-	apis       map[string]API
-	creds      CredentialValidator
-	scopes     *scope.Holder
+	// secretUse batches the last-use stamps of client secrets.
+	secretUse *lastuse.Recorder
+	apis      map[string]API
+	creds     CredentialValidator
+	scopes    *scope.Holder
 }
 
 // NewService checks the options and builds the Service.
@@ -133,6 +136,7 @@ func NewService(o Options) (*Service, error) {
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
 	}
+	s.secretUse = lastuse.New(o.Store.TouchClientSecrets, o.Logger.With("credential", "client_secret"))
 	if s.scopes == nil {
 		s.scopes = scope.NewHolder(nil)
 	}
