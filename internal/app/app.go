@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -76,6 +77,7 @@ type App struct {
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
 	Keys          *keys.Manager        // JWT signing keys and the JWKS (nil for the migrate command)
 	emailServices                      // outbox and mailer (outgoing email)
+	Apps          *apps.Service        // app management: every change to an app (issue 11)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -223,6 +225,9 @@ func (a *App) buildServices() error {
 		return err
 	}
 	if err := a.buildTokens(); err != nil {
+		return err
+	}
+	if err := a.buildApps(); err != nil {
 		return err
 	}
 	if err := a.buildGateway(); err != nil {

@@ -23,10 +23,10 @@ type tokenServices struct {
 // buildTokens wires PATs and API keys and registers their bearer validators.
 func (a *App) buildTokens() error {
 	var err error
-	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes, Created: a.AccountMail.PATCreated}); err != nil {
+	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes, Env: a.credentialEnv(), Created: a.AccountMail.PATCreated}); err != nil {
 		return err
 	}
-	if a.APIKeys, err = apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{Scopes: a.Scopes}); err != nil {
+	if a.APIKeys, err = apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{Scopes: a.Scopes, Env: a.credentialEnv()}); err != nil {
 		return err
 	}
 	if a.Leak, err = leak.New(a.Store, a.Hasher, a.Now, a.Log); err != nil {
@@ -50,6 +50,7 @@ func (a *App) tokenAreas() []server.Area {
 func (a *App) runTokenFlushers(ctx context.Context) {
 	go a.PATs.RunLastUsedFlusher(ctx)
 	go a.APIKeys.RunLastUsedFlusher(ctx)
+	go a.OAuth.RunSecretLastUsedFlusher(ctx)
 }
 
 // flushTokens writes what is still buffered (at shutdown).
@@ -61,5 +62,8 @@ func (a *App) flushTokens() {
 	}
 	if err := a.APIKeys.FlushLastUsed(ctx); err != nil {
 		a.Log.Warn("flushing API key last use", "err", err)
+	}
+	if err := a.OAuth.FlushSecretLastUsed(ctx); err != nil {
+		a.Log.Warn("flushing client secret last use", "err", err)
 	}
 }

@@ -81,6 +81,9 @@ type Config struct {
 	// ClientIP returns the client address used for throttling (default: the
 	// client address as internal/clientaddr resolved it).
 	ClientIP func(*http.Request) string
+	// CredentialEnv is the credential label of this deployment
+	// (credential.EnvLabel of the `environment` setting; "" production).
+	CredentialEnv string
 }
 
 // Authenticator is the API authentication middleware.
@@ -319,6 +322,13 @@ func (a *Authenticator) Validate(ctx context.Context, token string, r *http.Requ
 	var v BearerValidator
 	a.mu.RLock()
 	if parsed, err := credential.Parse(token); err == nil {
+		// One rule for every credential kind: a sandbox credential is no
+		// good on production and the reverse, and the developer is told
+		// which it is (the prefix says so anyway).
+		if err := credential.CheckEnv(parsed, a.cfg.CredentialEnv); err != nil {
+			a.mu.RUnlock()
+			return nil, InvalidToken(err.Error())
+		}
 		v = a.bearers[parsed.Kind]
 	} else {
 		v = a.fallback

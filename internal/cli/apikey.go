@@ -27,7 +27,9 @@ func apikeyCommands() []Command {
 // line acts as apikey.Actor{System: true}: whoever can run it has the
 // database anyway.
 func apikeyService(a *app.App) (*apikey.Service, error) {
-	return apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{})
+	// The App's own service: the same configuration (scopes, the
+	// deployment's credential label) as the server's.
+	return a.APIKeys, nil
 }
 
 // parseLifetime reads a Go duration ("720h", "90m") or a number of days

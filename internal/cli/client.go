@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/app"
+	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -17,14 +18,14 @@ import (
 )
 
 func clientCommands() []Command {
-	return []Command{
+	return append(appCommands(), []Command{
 		{Path: "client create", Summary: "register an OAuth client (prints client_id and, once, the secret)", Run: runClientCreate},
 		{Path: "client list", Summary: "list OAuth clients", Run: runClientList},
 		{Path: "client show", Args: "CLIENT_ID", Summary: "show one OAuth client", Run: runClientShow},
 		{Path: "client disable", Args: "CLIENT_ID", Summary: "disable a client: its tokens stop working at once", Run: runClientStatus(store.ClientDisabled)},
 		{Path: "client enable", Args: "CLIENT_ID", Summary: "re-enable (or approve) a client", Run: runClientStatus(store.ClientActive)},
 		{Path: "client delete", Args: "CLIENT_ID", Summary: "delete a client with its secrets, grants, tokens and consents", Run: runClientDelete},
-	}
+	}...)
 }
 
 // listFlag is a repeatable flag; each value may also hold several items
@@ -266,7 +267,14 @@ func runClientStatus(status string) func(ctx context.Context, env *Env, args []s
 		if _, err := clientByID(ctx, a, rest[0]); err != nil {
 			return err
 		}
-		if err := a.Store.SetClientStatus(ctx, rest[0], status, a.Now()); err != nil {
+		// Through the app service, as the portal and the console: the
+		// operator at the shell is the System actor.
+		if status == store.ClientDisabled {
+			_, err = a.Apps.Disable(ctx, apps.SystemActor(), rest[0], "")
+		} else {
+			_, err = a.Apps.Enable(ctx, apps.SystemActor(), rest[0])
+		}
+		if err != nil {
 			return err
 		}
 		return env.Print(map[string]string{"client_id": rest[0], "status": status}, func(w io.Writer) {
@@ -286,7 +294,7 @@ func runClientDelete(ctx context.Context, env *Env, args []string) error {
 	if _, err := clientByID(ctx, a, rest[0]); err != nil {
 		return err
 	}
-	if err := a.Store.DeleteClient(ctx, rest[0]); err != nil {
+	if err := a.Apps.Delete(ctx, apps.SystemActor(), rest[0]); err != nil {
 		return err
 	}
 	return env.Print(map[string]any{"client_id": rest[0], "deleted": true}, func(w io.Writer) {

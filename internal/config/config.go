@@ -61,6 +61,11 @@ type Config struct {
 	BasicAuth       string // all | credentials
 	ClientCacheTTL  time.Duration
 
+	// Environment is production or sandbox: a sandbox deployment (its own
+	// database) approves apps on registration, labels every credential
+	// it issues as a sandbox one and refuses production credentials.
+	Environment string
+
 	// Signing keys of the JSON Web Tokens the server issues (internal/keys).
 	SigningAlgorithms      []string
 	SigningKeyRotation     time.Duration
@@ -191,6 +196,13 @@ var settings = append([]setting{
 	}},
 	{"signing_key_rotation", "720h", "a signing key older than this gets a successor (published signing_key_publish_ahead before it signs); 0s: rotate only with `gatehouse keys rotate`", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyRotation })},
 	{"signing_key_publish_ahead", "1h", "how long a new signing key is in the JWKS before it signs, so relying parties have cached it", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyPublishAhead })},
+	{"environment", "production", "production | sandbox: a sandbox deployment (its own database) approves apps on registration, lets developers create test users, shows a sandbox banner on every page, and issues credentials labelled as sandbox ones (gth<kind>_test_…); each refuses the other's credentials with invalid_token saying so", true, func(c *Config, v string) error {
+		if v != "production" && v != "sandbox" {
+			return errors.New("want production or sandbox")
+		}
+		c.Environment = v
+		return nil
+	}},
 	{"access_token_format", "opaque", "format of access tokens: opaque (looked up on every use; revocation is immediate) | jwt (RFC 9068, signed: resource servers validate offline, so a revoked one is accepted until it expires unless they introspect). An API's token_format overrides it", true, str(func(c *Config) *string { return &c.AccessTokenFormat })},
 	{"jwt_access_token_alg", "EdDSA", "algorithm of JWT access tokens: RS256, ES256 or EdDSA (must be in signing_algorithms)", true, str(func(c *Config) *string { return &c.JWTAccessTokenAlg })},
 	{"jwt_access_token_ttl", "5m", "longest life of a JWT access token: how long a revoked one can still be accepted by a resource server that validates offline", true, dur(func(c *Config) *time.Duration { return &c.JWTAccessTokenTTL })},

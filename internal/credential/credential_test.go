@@ -99,3 +99,23 @@ func BenchmarkHash(b *testing.B) {
 		h.Hash(s)
 	}
 }
+
+func TestCheckEnv(t *testing.T) {
+	for _, c := range []struct {
+		credEnv, serverEnv string
+		want               string // "" accepted
+	}{
+		{"", "", ""},
+		{SandboxLabel, SandboxLabel, ""},
+		{SandboxLabel, "", "sandbox credential"},
+		{"", SandboxLabel, "production credential"},
+	} {
+		err := CheckEnv(Parsed{Kind: PAT, Env: c.credEnv}, c.serverEnv)
+		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("credential %q on server %q: %v, want %q", c.credEnv, c.serverEnv, err, c.want)
+		}
+	}
+	if EnvLabel("sandbox") != SandboxLabel || EnvLabel("production") != "" || EnvLabel("") != "" {
+		t.Error("EnvLabel")
+	}
+}

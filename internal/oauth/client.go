@@ -86,9 +86,9 @@ func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 		bad("type must be %q or %q", store.ClientConfidential, store.ClientPublic)
 	}
 	switch c.Status {
-	case store.ClientActive, store.ClientPending, store.ClientDisabled:
+	case store.ClientActive, store.ClientPending, store.ClientDisabled, store.ClientRejected:
 	default:
-		bad("status must be active, pending or disabled")
+		bad("status must be active, pending, rejected or disabled")
 	}
 
 	if c.ResourceServer != "" {
@@ -345,28 +345,69 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) 
 			return nil, errBadClientCredentials().WithCause(fmt.Errorf("wrong secret for client %q", c.ID))
 		}
 	}
+	if err := reviewError(c); err != nil {
+		return nil, err
+	}
 	if c.Status != store.ClientActive {
 		return nil, ErrInvalidClient("this client is %s", c.Status)
 	}
 	return c, nil
 }
 
+// reviewError is the answer to an app the operator has not approved: nil
+// for any other status. RFC 6749 §5.2 "unauthorized_client: The
+// authenticated client is not authorized to use this authorization grant
+// type" — the client is who it says, it is just not allowed yet.
+func reviewError(c *store.Client) *Error {
+	switch c.Status {
+	case store.ClientPending:
+		return ErrUnauthorizedClient("this application awaits review by the operator and cannot obtain tokens yet")
+	case store.ClientRejected:
+		return ErrUnauthorizedClient("this application was rejected at review and cannot obtain tokens")
+	}
+	return nil
+}
+
+// ForgetClient drops the cached record of a client, so a change to it
+// (status, secrets) applies at once on this replica.
+func (s *Service) ForgetClient(id string) { s.clients.forget(id) }
+
 // checkClientSecret compares the presented secret with every unexpired
-// secret of the client, in constant time and without early exit.
+// secret of the client, in constant time and without early exit. A secret
+// past its retirement time no longer authenticates: rotation's grace period
+// ends at use time, without a job. The match's last use is batched.
 func (s *Service) checkClientSecret(secrets []store.ClientSecret, secret string) bool {
 	if secret == "" || len(secret) > 512 {
 		return false
 	}
 	h := s.hasher.Hash(secret)
 	now := s.time()
-	ok := false
+	matched := ""
 	for _, cs := range secrets {
 		if cs.ExpiresAt != nil && !now.Before(*cs.ExpiresAt) {
 			continue
 		}
 		if credential.Equal(h, cs.Hash) {
-			ok = true
+			matched = cs.ID
 		}
 	}
+	if matched != "" {
+		s.secretUse.Record(matched, now)
+	}
+	return matched != ""
+}
+
+// FlushSecretLastUsed writes the batched last-use stamps of client secrets.
+func (s *Service) FlushSecretLastUsed(ctx context.Context) error { return s.secretUse.Flush(ctx) }
+
+// RunSecretLastUsedFlusher flushes the stamps periodically until ctx ends.
+func (s *Service) RunSecretLastUsedFlusher(ctx context.Context) {
+	s.secretUse.Run(ctx, 30*time.Second, 10*time.Second)
+}
+
+// DeclaredAPI reports whether id is the identifier of an API declared in the
+// configuration (the `apis` section), which a resource server client names.
+func (s *Service) DeclaredAPI(id string) bool {
+	_, ok := s.apis[id]
 	return ok
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -136,6 +137,9 @@ type Service struct {
 	opaque       AccessTokenStrategy
 	jwtStrategy  *jwtStrategy
 	accessFormat string
+
+	// secretUse batches the last-use stamps of client secrets.
+	secretUse *lastuse.Recorder
 }
 
 // NewService checks the options and builds the Service.
@@ -184,6 +188,7 @@ func NewService(o Options) (*Service, error) {
 	} else if s.accessFormat == FormatJWT {
 		return nil, errors.New("oauth: JWT access tokens need signing keys")
 	}
+	s.secretUse = lastuse.New(o.Store.TouchClientSecrets, o.Logger.With("credential", "client_secret"))
 	if s.scopes == nil {
 		s.scopes = scope.NewHolder(nil)
 	}
