@@ -73,6 +73,7 @@ type App struct {
 	OAuth         *oauth.Service       // OAuth 2.0 authorization server (issue 4)
 	tokenServices                      // PATs, API keys, leak revocation (issue 5)
 	Gateway       *gateway.Handler     // the reverse proxies' check endpoint (/gateway/check)
+	rateLimits                         // per-route-class rate limits (ratelimit.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -216,6 +217,9 @@ func (a *App) buildServices() error {
 	if err := a.buildGateway(); err != nil {
 		return err
 	}
+	if err := a.buildRateLimit(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -235,7 +239,7 @@ func (a *App) Handler(version string) http.Handler {
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
-		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
+		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler},
 		BrowserFallback: a.Accounts.BrowserFallback(),
 	}, areas...)
 }
@@ -275,5 +279,6 @@ func (a *App) RunBackground(ctx context.Context) {
 // Close writes buffered last-use stamps and releases the store.
 func (a *App) Close() error {
 	a.flushTokens()
+	a.closeRateLimits()
 	return a.Store.Close()
 }

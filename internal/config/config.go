@@ -75,6 +75,8 @@ type Config struct {
 	SupportContact string // "" = none; an email address or an https:// URL
 	Signup         string // open | closed
 
+	RateLimit RateLimitConfig // ratelimit.go
+
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
 
@@ -127,7 +129,7 @@ func uint32v(p func(*Config) *uint32) func(*Config, string) error {
 	}
 }
 
-var settings = []setting{
+var settings = append([]setting{
 	{"config", "", "YAML file with any of these settings (keys as in the first column)", true, str(func(c *Config) *string { return &c.ConfigFile })},
 	{"addr", "127.0.0.1:8080", "listen address", true, str(func(c *Config) *string { return &c.Addr })},
 	{"database", "gatehouse.db", "SQLite file path, or a postgres:// URL", true, str(func(c *Config) *string { return &c.Database })},
@@ -182,7 +184,7 @@ var settings = []setting{
 	{"accent_color", "", "#rrggbb colour of buttons and links on light pages; must reach 4.5:1 contrast against white. Empty: the built-in blue", true, str(func(c *Config) *string { return &c.AccentColor })},
 	{"support_contact", "", "email address or https:// URL shown in the footer and on error pages as where to get help", true, str(func(c *Config) *string { return &c.SupportContact })},
 	{"signup", "open", "open: anyone may create an account at /signup | closed: accounts are created with `gatehouse user create` only", true, str(func(c *Config) *string { return &c.Signup })},
-}
+}, rateLimitSettings()...)
 
 // envOnly are the secret settings read from the environment only: a flag
 // would show in ps, and a configuration file is too easily shared.
@@ -534,6 +536,7 @@ func (c *Config) Validate() error {
 	oneOf("basic_auth", c.BasicAuth, "all", "credentials")
 	oneOf("signup", c.Signup, "open", "closed")
 	errs = append(errs, c.validateBranding()...)
+	errs = append(errs, c.validateRateLimits()...)
 	for key, d := range map[string]time.Duration{
 		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL,
 		"session_idle_ttl": c.SessionIdleTTL, "session_max_ttl": c.SessionMaxTTL, "shutdown_timeout": c.ShutdownTimeout,
