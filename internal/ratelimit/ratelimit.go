@@ -10,6 +10,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -133,7 +134,17 @@ type Limiter struct {
 	// unreachable Redis fails every request, and one line per request would
 	// flood the log exactly when the operator needs to read it.
 	lastFailureLog atomic.Int64
+	// backendDownUntil (unix nanoseconds): after a backend error, decisions
+	// use the failure mode without asking the backend until then, so a dead
+	// Redis costs each request nothing instead of a connection attempt.
+	backendDownUntil atomic.Int64
 }
+
+// backendPause is how long a failed backend is left alone.
+const backendPause = time.Second
+
+// errBackendPaused stands for the backend's last error while it is left alone.
+var errBackendPaused = errors.New("backend failed within the last second; not asked")
 
 // failureLogEvery is how often an ongoing backend failure is logged.
 const failureLogEvery = 10 * time.Second
@@ -178,7 +189,13 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 	if r.Off() {
 		return Decision{Allowed: true}
 	}
-	d, err := l.backend.Take(ctx, class+":"+key, r)
+	var d Decision
+	var err error
+	if now := l.now().UnixNano(); now < l.backendDownUntil.Load() {
+		err = errBackendPaused
+	} else if d, err = l.backend.Take(ctx, class+":"+key, r); err != nil {
+		l.backendDownUntil.Store(now + int64(backendPause))
+	}
 	if err != nil {
 		l.failures.Inc()
 		l.logFailure(class, err)

@@ -271,3 +271,44 @@ func TestLimiterCountsRefusalsPerClass(t *testing.T) {
 		t.Fatal("an off rate refused")
 	}
 }
+
+// flakyBackend fails while down is set, and counts calls.
+type flakyBackend struct {
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (f *flakyBackend) Take(ctx context.Context, key string, r Rate) (Decision, error) {
+	f.calls.Add(1)
+	if f.down.Load() {
+		return Decision{}, fmt.Errorf("connection refused")
+	}
+	return Decision{Allowed: true, Limit: r.burst(), Remaining: r.burst() - 1}, nil
+}
+
+// TestFailedBackendIsLeftAloneBriefly: after an error the backend is not
+// asked for a second (requests get the failure mode at once), then asked
+// again, and its answers count once it is back.
+func TestFailedBackendIsLeftAloneBriefly(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	b := &flakyBackend{}
+	b.down.Store(true)
+	l := NewLimiter(Options{Backend: b, FailOpen: false, Now: clk.now})
+	rate := Rate{Count: 1, Per: time.Second, Burst: 1}
+	for i := 0; i < 10; i++ {
+		if d := l.Allow(context.Background(), "c", "k", rate); !d.Unavailable {
+			t.Fatalf("request %d with the backend down: %+v", i, d)
+		}
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Fatalf("backend asked %d times within its pause, want 1", n)
+	}
+	b.down.Store(false)
+	clk.add(backendPause)
+	if d := l.Allow(context.Background(), "c", "k", rate); !d.Allowed {
+		t.Fatalf("after the pause, backend back: %+v", d)
+	}
+	if n := b.calls.Load(); n != 2 {
+		t.Fatalf("backend asked %d times, want 2", n)
+	}
+}

@@ -53,7 +53,12 @@ func NewRedis(url, prefix string) (*Redis, error) {
 	opt.DialTimeout = 500 * time.Millisecond
 	opt.ReadTimeout = 250 * time.Millisecond
 	opt.WriteTimeout = 250 * time.Millisecond
+	// One retry, at once (a pooled connection may be stale after a Redis
+	// restart); one dial attempt instead of five with backoff. The Limiter
+	// then stops asking a failing backend for a while.
 	opt.MaxRetries = 1
+	opt.MinRetryBackoff = -1
+	opt.DialerRetries = 1
 	return &Redis{client: redis.NewClient(opt), prefix: prefix}, nil
 }
 
