@@ -16,6 +16,7 @@ func TestRateLimitsWired(t *testing.T) {
 	a, srv := openPages(t, map[string]string{
 		"GATEHOUSE_RATE_LIMIT_SIGNIN_ADDRESS": "1/h burst 2",
 		"GATEHOUSE_RATE_LIMIT_TOKEN_CLIENT":   "1/h burst 1",
+		"GATEHOUSE_RATE_LIMIT_TOKEN_ADDRESS":  "1/h burst 3",
 	})
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	post := func(path string, form url.Values, accept string) (*http.Response, string) {
@@ -41,16 +42,21 @@ func TestRateLimitsWired(t *testing.T) {
 		t.Fatalf("3rd sign-in from one address: %d %v\n%s", resp.StatusCode, resp.Header, body)
 	}
 
+	// A client that fails to authenticate gets its unit back: naming a
+	// client spends nothing of its budget (burst 1 here), only the
+	// address's (burst 3).
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"nobody"}}
-	if resp, _ := post("/oauth2/token", form, ""); resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("first token request: %d", resp.StatusCode)
+	for i := 0; i < 3; i++ {
+		if resp, _ := post("/oauth2/token", form, ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("token request %d: %d, want 401 (the client's unit refunded)", i, resp.StatusCode)
+		}
 	}
 	resp, body = post("/oauth2/token", form, "")
 	var e map[string]string
 	json.Unmarshal([]byte(body), &e)
 	if resp.StatusCode != http.StatusTooManyRequests || e["error"] != "rate_limited" || e["error_description"] == "" ||
-		resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Policy") != `"token_client";q=1;w=3600` {
-		t.Fatalf("2nd token request: %d %v %s", resp.StatusCode, resp.Header, body)
+		resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Policy") != `"token_address";q=3;w=10800` {
+		t.Fatalf("4th token request: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 
 	hits := map[string]float64{}
@@ -65,7 +71,7 @@ func TestRateLimitsWired(t *testing.T) {
 			}
 		}
 	}
-	if hits["signin_address"] != 1 || hits["token_client"] != 1 {
+	if hits["signin_address"] != 1 || hits["token_address"] != 1 || hits["token_client"] != 0 {
 		t.Fatalf("gatehouse_rate_limit_hits_total: %v", hits)
 	}
 }

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -105,6 +106,7 @@ func Middleware(o HTTPOptions) func(http.Handler) http.Handler {
 			}
 			var shown *Decision
 			var shownClass Class
+			var refundable *check
 			for _, c := range checks {
 				rate := o.Rates[c.class]
 				if rate.Off() {
@@ -117,6 +119,9 @@ func Middleware(o HTTPOptions) func(http.Handler) http.Handler {
 				if !d.Allowed {
 					break
 				}
+				if c.class == TokenClient && !d.Unavailable {
+					refundable = &c
+				}
 			}
 			if shown == nil {
 				next.ServeHTTP(w, r)
@@ -125,6 +130,19 @@ func Middleware(o HTTPOptions) func(http.Handler) http.Handler {
 			d := *shown
 			if !d.Unavailable {
 				setHeaders(w.Header(), shownClass, o.Rates[shownClass], d)
+			}
+			if d.Allowed && refundable != nil {
+				// The client_id is the caller's claim until the handler
+				// authenticates it. A request answered 401 (invalid_client)
+				// was not the client's: its unit goes back, so nobody can
+				// spend a client's budget by naming it (they spend their
+				// address's).
+				sw := &statusWriter{ResponseWriter: w}
+				next.ServeHTTP(sw, r)
+				if sw.status == http.StatusUnauthorized {
+					o.Limiter.Refund(context.WithoutCancel(r.Context()), string(refundable.class), refundable.key, o.Rates[refundable.class])
+				}
+				return
 			}
 			if d.Allowed {
 				next.ServeHTTP(w, r)
@@ -190,10 +208,31 @@ func classify(r *http.Request, o HTTPOptions, token, page, api Responder) ([]che
 	return nil, nil
 }
 
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // clientID is the client a token request names: the HTTP Basic user (RFC
 // 6749 §2.3.1, form-urlencoded then base64) or the client_id body parameter.
-// Unauthenticated: it only picks the bucket, and a client that lies about
-// its id spends the other client's budget no faster than its address's.
+// Unauthenticated here: the unit is refunded when the handler answers 401.
 func clientID(r *http.Request) string {
 	if user, _, ok := r.BasicAuth(); ok {
 		return "id:" + user

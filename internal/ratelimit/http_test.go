@@ -140,3 +140,40 @@ func TestMiddlewareClassesAndAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenClientUnitRefundedOnFailedAuthentication: requests naming a client
+// that fail to authenticate (401) do not spend its budget; authenticated
+// ones do.
+func TestTokenClientUnitRefundedOnFailedAuthentication(t *testing.T) {
+	h := Middleware(HTTPOptions{
+		Limiter: NewLimiter(Options{Backend: NewMemory(time.Now)}),
+		Rates:   map[Class]Rate{TokenClient: {Count: 1, Per: time.Hour, Burst: 2}},
+	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, _ := r.BasicAuth(); pw != "right" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte("token"))
+	}))
+	send := func(password string) int {
+		req := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("victim", password)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := 0; i < 20; i++ {
+		if code := send("guess"); code != http.StatusUnauthorized {
+			t.Fatalf("wrong secret %d: %d, want 401", i, code)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if code := send("right"); code != http.StatusOK {
+			t.Fatalf("the client's own request %d after 20 failed ones: %d", i, code)
+		}
+	}
+	if code := send("right"); code != http.StatusTooManyRequests {
+		t.Fatalf("past the burst: %d, want 429", code)
+	}
+}

@@ -47,6 +47,23 @@ func (m *Memory) Take(_ context.Context, key string, r Rate) (Decision, error) {
 	return d, nil
 }
 
+// Refund implements Backend.
+func (m *Memory) Refund(_ context.Context, key string, r Rate) error {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok {
+		return nil
+	}
+	if tat = tat.Add(-r.interval()); tat.After(now) {
+		m.tat[key] = tat
+	} else {
+		delete(m.tat, key)
+	}
+	return nil
+}
+
 // Len is the number of keys held (for tests).
 func (m *Memory) Len() int {
 	m.mu.Lock()

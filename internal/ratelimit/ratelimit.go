@@ -119,6 +119,9 @@ func gcra(tat, now time.Time, r Rate) (Decision, time.Time) {
 type Backend interface {
 	// Take applies one request for key under r and returns the decision.
 	Take(ctx context.Context, key string, r Rate) (Decision, error)
+	// Refund gives back one request taken under r (no-op when the key
+	// has rested meanwhile).
+	Refund(ctx context.Context, key string, r Rate) error
 }
 
 // Limiter takes requests against a Backend, counts refusals per class, and
@@ -210,6 +213,19 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 		l.hits.WithLabelValues(class).Inc()
 	}
 	return d
+}
+
+// Refund gives back a request Allow took for class and key: for requests
+// that turn out not to be the key's own (a token request naming a client
+// that then fails to authenticate). Errors are logged like Allow's.
+func (l *Limiter) Refund(ctx context.Context, class, key string, r Rate) {
+	if r.Off() || l.now().UnixNano() < l.backendDownUntil.Load() {
+		return
+	}
+	if err := l.backend.Refund(ctx, class+":"+key, r); err != nil {
+		l.failures.Inc()
+		l.logFailure(class, err)
+	}
 }
 
 func (l *Limiter) logFailure(class string, err error) {

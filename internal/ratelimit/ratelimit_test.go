@@ -87,6 +87,14 @@ func TestGCRABurstThenSteadyRate(t *testing.T) {
 	if d, _ := m.Take(ctx, "k", r); !d.Allowed || d.Remaining != 0 {
 		t.Fatalf("after one interval: %+v", d)
 	}
+	// A refund gives the unit back.
+	m.Refund(ctx, "k", r)
+	if d, _ := m.Take(ctx, "k", r); !d.Allowed {
+		t.Fatalf("after a refund: %+v", d)
+	}
+	if d, _ := m.Take(ctx, "k", r); d.Allowed {
+		t.Fatalf("second take after one refund: %+v", d)
+	}
 	// Refusals spend nothing: after 1.5s the whole burst is back.
 	clk.add(1500 * time.Millisecond)
 	for i := 0; i < 3; i++ {
@@ -215,6 +223,19 @@ func TestRedisGCRAMatchesMemory(t *testing.T) {
 	if d.RetryAfter < 59*time.Minute || d.RetryAfter > time.Hour {
 		t.Fatalf("RetryAfter %v, want just under 1h", d.RetryAfter)
 	}
+	// A refund gives one unit back, once.
+	if err := r.Refund(ctx, "k", rate); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.Take(ctx, "k", rate); err != nil || !d.Allowed {
+		t.Fatalf("after a refund: %+v %v", d, err)
+	}
+	if d, err := r.Take(ctx, "k", rate); err != nil || d.Allowed {
+		t.Fatalf("second take after one refund: %+v %v", d, err)
+	}
+	if err := r.Refund(ctx, "never-taken", rate); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestRedisUnreachable points the limiter at a closed port: failing open
@@ -277,6 +298,8 @@ type flakyBackend struct {
 	down  atomic.Bool
 	calls atomic.Int64
 }
+
+func (f *flakyBackend) Refund(context.Context, string, Rate) error { return nil }
 
 func (f *flakyBackend) Take(ctx context.Context, key string, r Rate) (Decision, error) {
 	f.calls.Add(1)

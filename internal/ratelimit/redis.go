@@ -40,6 +40,22 @@ redis.call('SET', KEYS[1], string.format('%d', newtat), 'PX', math.ceil((newtat 
 return {1, math.floor((now - allowat) / t), 0, newtat - now}
 `)
 
+// refundScript moves a key's TAT one emission interval back (ARGV[1]),
+// dropping the key once it has rested.
+var refundScript = redis.NewScript(`
+local tat = redis.call('GET', KEYS[1])
+if not tat then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local newtat = tonumber(tat) - tonumber(ARGV[1])
+if newtat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%d', newtat), 'PX', math.ceil((newtat - now) / 1000) + 1)
+end
+return 1
+`)
+
 // NewRedis connects to the Redis at url (redis:// or rediss://) and stores
 // keys under prefix. It does not dial: an unreachable Redis shows up as
 // errors from Take, which the Limiter turns into its failure mode.
@@ -81,4 +97,12 @@ func (r *Redis) Take(ctx context.Context, key string, rate Rate) (Decision, erro
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	return Decision{Allowed: res[0] == 1, Limit: rate.burst(), Remaining: int(res[1]),
 		RetryAfter: us(res[2]), Reset: us(res[3])}, nil
+}
+
+// Refund implements Backend.
+func (r *Redis) Refund(ctx context.Context, key string, rate Rate) error {
+	if err := refundScript.Run(ctx, r.client, []string{r.prefix + key}, rate.interval().Microseconds()).Err(); err != nil {
+		return fmt.Errorf("redis rate limit refund: %w", err)
+	}
+	return nil
 }
