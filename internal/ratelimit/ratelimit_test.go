@@ -335,3 +335,43 @@ func TestFailedBackendIsLeftAloneBriefly(t *testing.T) {
 		t.Fatalf("backend asked %d times, want 2", n)
 	}
 }
+
+func BenchmarkMemoryTake(b *testing.B) {
+	m := NewMemory(time.Now)
+	r := Rate{Count: 1_000_000, Per: time.Second, Burst: 1_000_000}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			m.Take(ctx, fmt.Sprint(i%1000), r)
+			i++
+		}
+	})
+}
+
+func BenchmarkRedisTake(b *testing.B) {
+	u := os.Getenv("GATEHOUSE_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	rd, err := NewRedis(u, fmt.Sprintf("gatehouse-bench:%d:", time.Now().UnixNano()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rd.Close()
+	if err := rd.Ping(context.Background()); err != nil {
+		b.Skip(err)
+	}
+	r := Rate{Count: 1_000_000, Per: time.Second, Burst: 1_000_000}
+	ctx := context.Background()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := rd.Take(ctx, fmt.Sprint(i%1000), r); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
