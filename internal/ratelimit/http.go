@@ -26,7 +26,7 @@ const (
 	SigninAccount Class = "signin_account" // POST /login (per email) and /login/2fa (per account)
 	SigninAddress Class = "signin_address" // POST /login and /login/2fa, per address
 	SignupAddress Class = "signup_address" // POST /signup, per address
-	PATCreate     Class = "pat_create"     // POST /v0/me/tokens and /account/tokens, per address
+	PATCreate     Class = "pat_create"     // POST /v0/me/tokens (per address and per Basic account) and /account/tokens (per address)
 	Leak          Class = "leak_address"   // POST /v0/credentials/revoke, per address
 	Admin         Class = "admin_address"  // everything under /admin/, per address
 )
@@ -49,7 +49,7 @@ func Classes() []ClassInfo {
 		{SigninAccount, "1/s burst 30", "sign-in and second-factor attempts per account (the password and code throttles still apply)"},
 		{SigninAddress, "5/s burst 100", "sign-in and second-factor attempts per client address"},
 		{SignupAddress, "1/s burst 50", "sign-up form posts per client address"},
-		{PATCreate, "2/s burst 50", "personal access token creations per client address"},
+		{PATCreate, "2/s burst 50", "personal access token creations per client address, and per account for the API"},
 		{Leak, "5/s burst 100", "leaked-credential reports per client address"},
 		{Admin, "20/s burst 200", "admin API requests (/admin/) per client address"},
 	}
@@ -201,7 +201,13 @@ func classify(r *http.Request, o HTTPOptions, token, page, api Responder) ([]che
 	case "/account/tokens":
 		return []check{{PATCreate, addr}}, page
 	case "/v0/me/tokens":
-		return []check{{PATCreate, addr}}, api
+		cs := []check{{PATCreate, addr}}
+		// Creation needs the owner in person (Basic email:password), so
+		// the Basic user names the account.
+		if user, _, ok := r.BasicAuth(); ok && user != "" {
+			cs = append(cs, check{PATCreate, hashKey(strings.ToLower(strings.TrimSpace(user)))})
+		}
+		return cs, api
 	case "/v0/credentials/revoke":
 		return []check{{Leak, addr}}, api
 	}

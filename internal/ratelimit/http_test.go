@@ -113,6 +113,27 @@ func TestMiddlewareClassesAndAnswers(t *testing.T) {
 		}
 	})
 
+	t.Run("PAT creation per account across addresses", func(t *testing.T) {
+		for i, addr := range []string{"10.3.0.1", "10.3.0.2"} {
+			req := httptest.NewRequest("POST", "/v0/me/tokens", strings.NewReader("{}"))
+			req.RemoteAddr = addr + ":1"
+			req.SetBasicAuth("Owner@example.com", "pw")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("PAT %d: %d", i, rec.Code)
+			}
+		}
+		req := httptest.NewRequest("POST", "/v0/me/tokens", strings.NewReader("{}"))
+		req.RemoteAddr = "10.3.0.3:1"
+		req.SetBasicAuth("owner@example.com", "pw")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Header().Get("Content-Type"), "json") {
+			t.Fatalf("3rd PAT for one account: %d %v", rec.Code, rec.Header())
+		}
+	})
+
 	t.Run("IPv6 addresses share their /64", func(t *testing.T) {
 		send("POST", "/v0/credentials/revoke", "2001:db8::1", nil)
 		send("POST", "/v0/credentials/revoke", "2001:db8::2", nil)
