@@ -29,6 +29,7 @@ func (a *App) buildAccounts() error {
 	// Authenticator apps label the entry with the issuer: the site's name,
 	// so people find "Example Corp" there, not the software's name.
 	cfg.TOTPIssuer = a.Config.SiteName
+	cfg.Metrics = identity.NewMetrics(a.Registry)
 	var err error
 	if a.Identity, err = identity.New(a.Store, a.Box, a.Hasher, a.Now, a.Rand, a.Log, cfg); err != nil {
 		return err

@@ -78,6 +78,7 @@ type App struct {
 	Keys          *keys.Manager        // JWT signing keys and the JWKS (nil for the migrate command)
 	emailServices                      // outbox and mailer (outgoing email)
 	Apps          *apps.Service        // app management: every change to an app (issue 11)
+	rateLimits                         // per-route-class rate limits (ratelimit.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -233,6 +234,9 @@ func (a *App) buildServices() error {
 	if err := a.buildGateway(); err != nil {
 		return err
 	}
+	if err := a.buildRateLimit(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -253,7 +257,7 @@ func (a *App) Handler(version string) http.Handler {
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
-		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader},
+		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler},
 		BrowserFallback: a.Accounts.BrowserFallback(),
 	}, areas...)
 }
@@ -297,5 +301,6 @@ func (a *App) RunBackground(ctx context.Context) {
 // Close writes buffered last-use stamps and releases the store.
 func (a *App) Close() error {
 	a.flushTokens()
+	a.closeRateLimits()
 	return a.Store.Close()
 }

@@ -69,6 +69,9 @@ func serverSettings(addr, database, masterKey, configFile string) map[string]str
 		"GATEHOUSE_MIGRATE":         "always", // a fresh database or schema
 		"GATEHOUSE_METRICS_ADDR":    "off",    // the default port may be taken; nothing scrapes it
 		"GATEHOUSE_METRICS_TOKEN":   "",
+		// The bench measures capacity; a per-client limit would measure itself.
+		"GATEHOUSE_RATE_LIMIT_TOKEN_CLIENT":  "off",
+		"GATEHOUSE_RATE_LIMIT_TOKEN_ADDRESS": "off",
 	}
 }
 

@@ -30,7 +30,7 @@ func TestBashCompletion(t *testing.T) {
 	}{
 		{[]string{"mi"}, []string{"migrate"}},
 		{[]string{"user", "cr"}, []string{"create"}},
-		{[]string{"client", "create", "--re"}, []string{"--redirect-uri", "--refresh-token-ttl", "--refresh-ttl", "--resource-server"}},
+		{[]string{"client", "create", "--re"}, []string{"--redirect-uri", "--redis-key-prefix", "--refresh-token-ttl", "--refresh-ttl", "--resource-server"}},
 		{[]string{"user", "create", "--pass"}, []string{"--password-stdin"}},
 		{[]string{"completion", ""}, []string{"bash", "fish", "zsh"}},
 		{[]string{"help", "set"}, []string{"settings"}},

@@ -229,11 +229,15 @@ var metavar = map[string]string{
 	"redirect-uri": "URI", "grant-type": "TYPE", "scope": "SCOPE", "allow-cidr": "CIDR", "owner": "EMAIL",
 	"client": "CLIENT_ID", "expires-in": "DURATION", "access-ttl": "DURATION", "refresh-ttl": "DURATION",
 	"duration": "DURATION", "warmup": "DURATION", "resource-server": "API",
+	"rate-limit-redis-failure": "open|closed",
 }
 
 func valueName(flagName string) string {
 	if v, ok := metavar[flagName]; ok {
 		return v
+	}
+	if strings.HasPrefix(flagName, "rate-limit-") {
+		return "RATE"
 	}
 	parts := strings.Split(flagName, "-")
 	return strings.ToUpper(parts[len(parts)-1])

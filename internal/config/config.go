@@ -92,7 +92,8 @@ type Config struct {
 	Signup         string // open | closed
 
 	// Email is outgoing mail (see email.go).
-	Email Email
+	Email     Email
+	RateLimit RateLimitConfig // ratelimit.go
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
@@ -227,7 +228,7 @@ var settings = append([]setting{
 	{"accent_color", "", "#rrggbb colour of buttons and links on light pages; must reach 4.5:1 contrast against white. Empty: the built-in blue", true, str(func(c *Config) *string { return &c.AccentColor })},
 	{"support_contact", "", "email address or https:// URL shown in the footer and on error pages as where to get help", true, str(func(c *Config) *string { return &c.SupportContact })},
 	{"signup", "open", "open: anyone may create an account at /signup | closed: accounts are created with `gatehouse user create` only", true, str(func(c *Config) *string { return &c.Signup })},
-}, emailSettings()...)
+}, append(emailSettings(), rateLimitSettings()...)...)
 
 // envOnly are the secret settings read from the environment only: a flag
 // would show in ps, and a configuration file is too easily shared.
@@ -581,6 +582,7 @@ func (c *Config) Validate() error {
 	oneOf("signup", c.Signup, "open", "closed")
 	errs = append(errs, c.validateBranding()...)
 	errs = append(errs, c.validateEmail()...)
+	errs = append(errs, c.validateRateLimits()...)
 	for key, d := range map[string]time.Duration{
 		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL,
 		"session_idle_ttl": c.SessionIdleTTL, "session_max_ttl": c.SessionMaxTTL, "shutdown_timeout": c.ShutdownTimeout,

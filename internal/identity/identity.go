@@ -46,6 +46,8 @@ type Config struct {
 	HashLimits HashLimits
 	// TOTPIssuer is the name authenticator apps show (default "Gatehouse").
 	TOTPIssuer string
+	// Metrics counts failures and lockouts (nil: not counted).
+	Metrics *Metrics
 }
 
 // DefaultConfig returns the production defaults.

@@ -190,6 +190,7 @@ func (a *attempt) keep() {
 		return
 	}
 	a.settled = true
+	a.s.cfg.Metrics.kept(a.keys, a.res)
 	for i, r := range a.res {
 		if k := a.keys[i]; r.Count == k.policy.Limit {
 			a.s.log.Warn("temporary lockout", "key", k.key, "failures", r.Count, "duration", k.policy.LockFor)
