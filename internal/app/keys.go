@@ -55,6 +55,6 @@ type jwksArea struct{ m *keys.Manager }
 
 func (j jwksArea) Routes(mux *http.ServeMux) {
 	if j.m != nil {
-		mux.Handle("GET /oauth/jwks", j.m)
+		mux.Handle("GET "+oauth.PathJWKS, j.m)
 	}
 }

@@ -24,6 +24,7 @@ type Metadata struct {
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
 	ResponseModesSupported                     []string `json:"response_modes_supported"`
@@ -40,7 +41,14 @@ type Metadata struct {
 // returned MUST be identical to the authorization server's issuer identifier
 // value into which the well-known URI string was inserted".
 func (s *Service) Metadata() Metadata {
+	// RFC 8414 §2: jwks_uri is the "URL of the authorization server's JWK
+	// Set document"; advertised when the server signs tokens.
+	var jwks string
+	if s.signer != nil || s.jwtStrategy != nil {
+		jwks = s.issuer + PathJWKS
+	}
 	return Metadata{
+		JWKSURI:                                jwks,
 		Issuer:                                 s.issuer,
 		AuthorizationEndpoint:                  s.issuer + PathAuthorize,
 		TokenEndpoint:                          s.issuer + PathToken,

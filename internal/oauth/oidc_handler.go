@@ -17,7 +17,6 @@ import (
 // can never disagree on issuer or endpoints.
 type Discovery struct {
 	Metadata
-	JWKSURI                          string   `json:"jwks_uri"`
 	UserInfoEndpoint                 string   `json:"userinfo_endpoint"`
 	EndSessionEndpoint               string   `json:"end_session_endpoint"`
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
@@ -38,7 +37,6 @@ func (s *Service) Discovery() Discovery {
 	}
 	return Discovery{
 		Metadata:                         s.Metadata(),
-		JWKSURI:                          s.issuer + PathJWKS,
 		UserInfoEndpoint:                 s.issuer + PathUserInfo,
 		EndSessionEndpoint:               s.issuer + PathLogout,
 		SubjectTypesSupported:            []string{"public"},
