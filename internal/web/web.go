@@ -61,6 +61,9 @@ type Config struct {
 	// AppNames, when set, names the application a sign-in or sign-up was
 	// reached from, so the page can say "Sign in to continue to <app>".
 	AppNames AppNamer
+	// Sandbox marks a sandbox deployment (the `environment` setting): every
+	// page carries a banner so nobody mistakes it for production.
+	Sandbox bool
 }
 
 // AppNamer names the application behind a return URL. It is an interface so
@@ -252,6 +255,7 @@ type Page struct {
 	SupportHref   string
 	SupportLabel  string
 	SignupEnabled bool
+	Sandbox       bool
 	User          *store.User // the signed-in user, or nil
 	CSRFToken     string
 }
@@ -269,6 +273,7 @@ func (h *Handler) Render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.SiteName, p.LogoURL = h.cfg.SiteName, h.cfg.LogoURL
 	p.SupportHref, p.SupportLabel = h.cfg.SupportHref, h.cfg.SupportLabel
 	p.SignupEnabled = !h.cfg.DisableSignup
+	p.Sandbox = h.cfg.Sandbox
 	st := h.state(r)
 	if p.User == nil && st.sess != nil && !st.sess.MFAPending {
 		p.User = st.user
