@@ -177,10 +177,10 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	if err != nil {
 		return nil, pageError(ErrServerError(err))
 	}
-	if c.Status != store.ClientActive {
-		// A pending (not yet reviewed) or disabled app must not obtain
-		// authorization, and its redirect URI is not trusted either.
-		return nil, pageError(ErrUnauthorizedClient("this application is %s and cannot ask for access", c.Status))
+	if c.Status == store.ClientDisabled {
+		// The operator stopped trusting a disabled app, its redirect URI
+		// included: the user is not sent back to it.
+		return nil, pageError(ErrUnauthorizedClient("this application is disabled and cannot ask for access"))
 	}
 	if slices.Contains(req.Repeated, "redirect_uri") {
 		return nil, pageError(ErrInvalidRequest("redirect_uri is included more than once"))
@@ -202,6 +202,16 @@ func (s *Service) ValidateAuthorize(ctx context.Context, req AuthorizeRequest) (
 	}
 	if len(req.State) > maxStateLen || slices.Contains(req.Repeated, "state") || slices.Contains(req.Invalid, "state") {
 		a.State = ""
+	}
+	if err := reviewError(c); err != nil {
+		// RFC 6749 §4.1.2.1: only "due to a missing, invalid, or mismatching
+		// redirection URI, or if the client identifier is missing or
+		// invalid" must the server not redirect. This client is identified
+		// and the redirect URI is one the developer registered, so the
+		// developer's app is told, with "unauthorized_client: The client is
+		// not authorized to request an authorization code using this
+		// method", and can show its user why.
+		return a, err
 	}
 	if len(req.Repeated) > 0 {
 		return a, ErrInvalidRequest("%s is included more than once (RFC 6749 §3.1)", strings.Join(req.Repeated, ", "))

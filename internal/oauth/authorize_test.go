@@ -40,6 +40,8 @@ func TestAuthorizeErrors(t *testing.T) {
 		if err := e.st.SetClientStatus(e.ctx, off.ID, store.ClientDisabled, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+		pending := e.client(owner, oauth.NewClient{Name: "Pending", Status: store.ClientPending})
+		rejected := e.client(owner, oauth.NewClient{Name: "Rejected", Status: store.ClientRejected})
 		b := e.browser()
 		b.login(alice.Email)
 		// Consent once to every client, so only the request decides.
@@ -127,6 +129,10 @@ func TestAuthorizeErrors(t *testing.T) {
 			{"public client without pkce", with("client_id", pub.ID), "invalid_request", false, false},
 			{"implicit not enabled", with("response_type", "token"), "unauthorized_client", true, false},
 			{"client without the code grant", with("client_id", cc.ID), "unauthorized_client", false, false},
+			// Identified client, registered redirect URI: the developer's
+			// app hears why (awaits review / rejected).
+			{"pending client", with("client_id", pending.ID), "unauthorized_client", false, false},
+			{"rejected client", with("client_id", rejected.ID), "unauthorized_client", false, false},
 			{"unknown prompt", with("prompt", "maybe"), "invalid_request", false, false},
 			{"prompt none with login", with("prompt", "none login"), "invalid_request", false, false},
 		}
@@ -153,6 +159,14 @@ func TestAuthorizeErrors(t *testing.T) {
 			})
 		}
 
+		t.Run("review descriptions", func(t *testing.T) {
+			for id, want := range map[string]string{pending.ID: "awaits review", rejected.ID: "rejected at review"} {
+				q := redirectParams(t, b.get(with("client_id", id)), false)
+				if !strings.Contains(q.Get("error_description"), want) {
+					t.Fatalf("error_description %q does not say %q", q.Get("error_description"), want)
+				}
+			}
+		})
 		t.Run("single registered redirect_uri may be omitted", func(t *testing.T) {
 			q := b.authorize(authzURL("response_type", "code", "client_id", single.ID, "scope", "profile:read", "state", "s"))
 			if q.Get("code") == "" {

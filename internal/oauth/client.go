@@ -81,9 +81,9 @@ func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 		bad("type must be %q or %q", store.ClientConfidential, store.ClientPublic)
 	}
 	switch c.Status {
-	case store.ClientActive, store.ClientPending, store.ClientDisabled:
+	case store.ClientActive, store.ClientPending, store.ClientDisabled, store.ClientRejected:
 	default:
-		bad("status must be active, pending or disabled")
+		bad("status must be active, pending, rejected or disabled")
 	}
 
 	if c.ResourceServer != "" {
@@ -320,11 +320,32 @@ func (s *Service) AuthenticateClient(ctx context.Context, cr ClientCredentials) 
 			return nil, errBadClientCredentials().WithCause(fmt.Errorf("wrong secret for client %q", c.ID))
 		}
 	}
+	if err := reviewError(c); err != nil {
+		return nil, err
+	}
 	if c.Status != store.ClientActive {
 		return nil, ErrInvalidClient("this client is %s", c.Status)
 	}
 	return c, nil
 }
+
+// reviewError is the answer to an app the operator has not approved: nil
+// for any other status. RFC 6749 §5.2 "unauthorized_client: The
+// authenticated client is not authorized to use this authorization grant
+// type" — the client is who it says, it is just not allowed yet.
+func reviewError(c *store.Client) *Error {
+	switch c.Status {
+	case store.ClientPending:
+		return ErrUnauthorizedClient("this application awaits review by the operator and cannot obtain tokens yet")
+	case store.ClientRejected:
+		return ErrUnauthorizedClient("this application was rejected at review and cannot obtain tokens")
+	}
+	return nil
+}
+
+// ForgetClient drops the cached record of a client, so a change to it
+// (status, secrets) applies at once on this replica.
+func (s *Service) ForgetClient(id string) { s.clients.forget(id) }
 
 // checkClientSecret compares the presented secret with every unexpired
 // secret of the client, in constant time and without early exit.

@@ -102,6 +102,11 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		return nil, ErrUnsupportedGrantType("grant_type %q is not supported (authorization_code, refresh_token, client_credentials)", req.GrantType)
 	}
 	if !hasGrantType(c, req.GrantType) {
+		if slices.Contains(c.PendingGrants, req.GrantType) {
+			// The grant was requested and is approved separately from the
+			// app: the approved grants keep working meanwhile.
+			return nil, ErrUnauthorizedClient("the %s grant of this application awaits review by the operator", req.GrantType)
+		}
 		return nil, ErrUnauthorizedClient("this client is not allowed the %s grant", req.GrantType)
 	}
 	switch req.GrantType {

@@ -260,10 +260,30 @@ func TestClientAuthentication(t *testing.T) {
 			{"confidential client without secret", with("client_id", cc.ID), nil},
 			{"public client with a secret", with("client_id", pub.ID, "client_secret", "x"), nil},
 			{"disabled client", grant, basicAuth(off.ID, off.secret)},
-			{"pending client", grant, basicAuth(pending.ID, pending.secret)},
 			{"bearer scheme", grant, []string{"Authorization", "Bearer " + cc.secret}},
 			{"malformed basic", grant, []string{"Authorization", "Basic !!!"}},
 			{"secret without client_id", with("client_secret", cc.secret), nil},
+		}
+		// An app that awaits review (or was rejected) authenticates, and is
+		// told why it gets nothing: unauthorized_client, not invalid_client.
+		rejected := e.client(owner, oauth.NewClient{Name: "Rejected", GrantTypes: []string{oauth.GrantClientCredentials}, Status: store.ClientRejected})
+		for _, c := range []struct {
+			name, id, secret, desc string
+		}{
+			{"pending", pending.ID, pending.secret, "awaits review"},
+			{"rejected", rejected.ID, rejected.secret, "rejected at review"},
+		} {
+			t.Run("review/"+c.name, func(t *testing.T) {
+				before := e.st.snapshot()
+				r := e.postForm(oauth.PathToken, grant, basicAuth(c.id, c.secret)...)
+				mustError(t, r, http.StatusBadRequest, "unauthorized_client")
+				if !strings.Contains(string(r.body), c.desc) {
+					t.Fatalf("description does not say %q: %s", c.desc, r.body)
+				}
+				if after := e.st.snapshot(); after != before {
+					t.Fatalf("issued: %+v → %+v", before, after)
+				}
+			})
 		}
 		for _, c := range bad {
 			t.Run("bad/"+c.name, func(t *testing.T) {

@@ -300,8 +300,28 @@ type Client struct {
 	// which may introspect credentials meant for that API and never obtain
 	// tokens. "" for an ordinary application.
 	ResourceServer string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// What the developer tells users about the app (consent page).
+	HomepageURL string
+	PrivacyURL  string
+	TermsURL    string
+	// AppType is the kind the developer registered (web, spa, native, m2m;
+	// "" for clients registered before app types existed).
+	AppType string
+	// PendingScopes and PendingGrants were requested and await review;
+	// Scopes and GrantTypes hold only approved ones.
+	PendingScopes []string
+	PendingGrants []string
+	// PostLogoutRedirectURIs are where the app may send users after logout.
+	PostLogoutRedirectURIs []string
+	// ReviewReason is why the app was rejected or disabled.
+	ReviewReason string
+	// Environment is the deployment environment the app was registered in
+	// (production or sandbox; "" before environments existed).
+	Environment string
+	// HasLogo is read-only: whether a logo is stored (SetClientLogo).
+	HasLogo   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ClientSecret is one of a client's secrets (several allow rotation).
@@ -311,6 +331,8 @@ type ClientSecret struct {
 	Hash      string // keyed hash; the secret is shown once at creation
 	CreatedAt time.Time
 	ExpiresAt *time.Time
+	// LastUsedAt is stamped in batches (TouchClientSecrets), so it lags.
+	LastUsedAt *time.Time
 }
 
 // Clients persists OAuth clients and their secrets.
@@ -333,6 +355,16 @@ type Clients interface {
 	// DeleteClientSecretByHash deletes whatever secret has this hash (leak
 	// response) and returns its client's id; ErrNotFound when none.
 	DeleteClientSecretByHash(ctx context.Context, hash string) (clientID string, err error)
+	// SetClientSecretExpiry sets (nil: clears) when the client's secret
+	// stops authenticating; ErrNotFound when the secret is not the client's.
+	SetClientSecretExpiry(ctx context.Context, clientID, secretID string, at *time.Time) error
+	// TouchClientSecrets is TouchPATs for client secrets.
+	TouchClientSecrets(ctx context.Context, lastUsed map[string]time.Time) error
+	// SetClientLogo stores (replaces) the client's logo, a PNG; ErrNotFound
+	// for an unknown client.
+	SetClientLogo(ctx context.Context, clientID string, png []byte, at time.Time) error
+	// ClientLogo returns the stored PNG; ErrNotFound when there is none.
+	ClientLogo(ctx context.Context, clientID string) ([]byte, error)
 }
 
 // ---------------------------------------------------------------- consents

@@ -3,24 +3,43 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 const clientCols = `id, name, description, owner_id, type, redirect_uris, grant_types, scopes, status,
-	access_ttl_s, refresh_ttl_s, resource_server, created_at, updated_at`
+	access_ttl_s, refresh_ttl_s, resource_server, created_at, updated_at,
+	review_reason, homepage_url, privacy_url, terms_url, app_type, pending_scopes, pending_grants,
+	post_logout_redirect_uris, environment`
+
+// clientSelect is clientCols plus the read-only has-logo flag.
+const clientSelect = clientCols + `, EXISTS (SELECT 1 FROM client_logos l WHERE l.client_id = clients.id)`
 
 func scanClient(sc interface{ Scan(...any) error }, c *store.Client) error {
 	var (
-		uris, grants, scopes string
-		attl, rttl, ca, ua   int64
+		uris, grants, scopes      string
+		pscopes, pgrants, plogout string
+		attl, rttl, ca, ua        int64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.Description, &c.OwnerID, &c.Type, &uris, &grants, &scopes, &c.Status,
-		&attl, &rttl, &c.ResourceServer, &ca, &ua); err != nil {
+		&attl, &rttl, &c.ResourceServer, &ca, &ua,
+		&c.ReviewReason, &c.HomepageURL, &c.PrivacyURL, &c.TermsURL, &c.AppType, &pscopes, &pgrants, &plogout,
+		&c.Environment, &c.HasLogo); err != nil {
 		return err
 	}
 	var err error
+	if c.PendingScopes, err = decodeList(pscopes); err != nil {
+		return err
+	}
+	if c.PendingGrants, err = decodeList(pgrants); err != nil {
+		return err
+	}
+	if c.PostLogoutRedirectURIs, err = decodeList(plogout); err != nil {
+		return err
+	}
 	if c.RedirectURIs, err = decodeList(uris); err != nil {
 		return err
 	}
@@ -35,29 +54,38 @@ func scanClient(sc interface{ Scan(...any) error }, c *store.Client) error {
 	return nil
 }
 
-// clientLists encodes the client's three lists.
-func clientLists(c *store.Client) (uris, grants, scopes string, err error) {
+// clientLists encodes the client's lists, in clientCols order.
+func clientLists(c *store.Client) (uris, grants, scopes string, pending [3]string, err error) {
 	if uris, err = encodeList(c.RedirectURIs); err != nil {
 		return
 	}
 	if grants, err = encodeList(c.GrantTypes); err != nil {
 		return
 	}
-	scopes, err = encodeList(c.Scopes)
+	if scopes, err = encodeList(c.Scopes); err != nil {
+		return
+	}
+	for i, l := range [][]string{c.PendingScopes, c.PendingGrants, c.PostLogoutRedirectURIs} {
+		if pending[i], err = encodeList(l); err != nil {
+			return
+		}
+	}
 	return
 }
 
 // CreateClient implements store.Clients. Each secret is stored under c.ID,
 // whatever its ClientID field says.
 func (s *Store) CreateClient(ctx context.Context, c *store.Client, secrets []store.ClientSecret) error {
-	uris, grants, scopes, err := clientLists(c)
+	uris, grants, scopes, more, err := clientLists(c)
 	if err != nil {
 		return mapErr("create client", err)
 	}
 	return mapErr("create client", s.inTx(ctx, func(t *tx) error {
-		if _, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
-			int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.CreatedAt), ms(c.UpdatedAt)); err != nil {
+			int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.CreatedAt), ms(c.UpdatedAt),
+			c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment); err != nil {
 			return err
 		}
 		for i := range secrets {
@@ -73,7 +101,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, secrets []sto
 
 // ClientByID implements store.Clients.
 func (s *Store) ClientByID(ctx context.Context, id string) (*store.Client, error) {
-	row, err := s.rq.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = ?`, id)
+	row, err := s.rq.queryRow(ctx, `SELECT `+clientSelect+` FROM clients WHERE id = ?`, id)
 	if err != nil {
 		return nil, mapErr("client by id", err)
 	}
@@ -91,9 +119,9 @@ func (s *Store) ListClients(ctx context.Context, ownerID string) ([]store.Client
 		err  error
 	)
 	if ownerID == "" {
-		rows, err = s.rq.query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY created_at, id`)
+		rows, err = s.rq.query(ctx, `SELECT `+clientSelect+` FROM clients ORDER BY created_at, id`)
 	} else {
-		rows, err = s.rq.query(ctx, `SELECT `+clientCols+` FROM clients WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
+		rows, err = s.rq.query(ctx, `SELECT `+clientSelect+` FROM clients WHERE owner_id = ? ORDER BY created_at, id`, ownerID)
 	}
 	if err != nil {
 		return nil, mapErr("list clients", err)
@@ -112,15 +140,18 @@ func (s *Store) ListClients(ctx context.Context, ownerID string) ([]store.Client
 
 // UpdateClient implements store.Clients: every field but ID and CreatedAt.
 func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
-	uris, grants, scopes, err := clientLists(c)
+	uris, grants, scopes, more, err := clientLists(c)
 	if err != nil {
 		return mapErr("update client", err)
 	}
 	res, err := s.wq.exec(ctx, `UPDATE clients SET name = ?, description = ?, owner_id = ?, type = ?,
-		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, resource_server = ?, updated_at = ?
+		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, resource_server = ?, updated_at = ?,
+		review_reason = ?, homepage_url = ?, privacy_url = ?, terms_url = ?, app_type = ?, pending_scopes = ?, pending_grants = ?,
+		post_logout_redirect_uris = ?, environment = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
-		int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.UpdatedAt), c.ID)
+		int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.UpdatedAt),
+		c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment, c.ID)
 	return affectedOne("update client", res, err)
 }
 
@@ -150,7 +181,7 @@ func addClientSecret(ctx context.Context, q querier, sec *store.ClientSecret) er
 
 // ClientSecrets implements store.Clients, oldest first.
 func (s *Store) ClientSecrets(ctx context.Context, clientID string) ([]store.ClientSecret, error) {
-	rows, err := s.rq.query(ctx, `SELECT id, client_id, hash, created_at, expires_at FROM client_secrets
+	rows, err := s.rq.query(ctx, `SELECT id, client_id, hash, created_at, expires_at, last_used_at FROM client_secrets
 		WHERE client_id = ? ORDER BY created_at, id`, clientID)
 	if err != nil {
 		return nil, mapErr("client secrets", err)
@@ -162,11 +193,12 @@ func (s *Store) ClientSecrets(ctx context.Context, clientID string) ([]store.Cli
 			sec store.ClientSecret
 			ca  int64
 			ea  sql.NullInt64
+			lu  sql.NullInt64
 		)
-		if err := rows.Scan(&sec.ID, &sec.ClientID, &sec.Hash, &ca, &ea); err != nil {
+		if err := rows.Scan(&sec.ID, &sec.ClientID, &sec.Hash, &ca, &ea, &lu); err != nil {
 			return nil, mapErr("client secrets", err)
 		}
-		sec.CreatedAt, sec.ExpiresAt = fromMS(ca), optTime(ea)
+		sec.CreatedAt, sec.ExpiresAt, sec.LastUsedAt = fromMS(ca), optTime(ea), optTime(lu)
 		out = append(out, sec)
 	}
 	return out, mapErr("client secrets", rows.Err())
@@ -190,4 +222,54 @@ func (s *Store) DeleteClientSecretByHash(ctx context.Context, hash string) (stri
 func (s *Store) DeleteClientSecret(ctx context.Context, clientID, secretID string) error {
 	res, err := s.wq.exec(ctx, `DELETE FROM client_secrets WHERE client_id = ? AND id = ?`, clientID, secretID)
 	return affectedOne("delete client secret", res, err)
+}
+
+// SetClientSecretExpiry implements store.Clients.
+func (s *Store) SetClientSecretExpiry(ctx context.Context, clientID, secretID string, at *time.Time) error {
+	res, err := s.wq.exec(ctx, `UPDATE client_secrets SET expires_at = ? WHERE client_id = ? AND id = ?`,
+		nullMS(at), clientID, secretID)
+	return affectedOne("set client secret expiry", res, err)
+}
+
+// TouchClientSecrets implements store.Clients (see TouchPATs).
+func (s *Store) TouchClientSecrets(ctx context.Context, lastUsed map[string]time.Time) error {
+	return mapErr("touch client secrets", s.touch(ctx, `UPDATE client_secrets SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, lastUsed))
+}
+
+// SetClientLogo implements store.Clients. The PNG is kept as base64 text,
+// which both backends store alike.
+func (s *Store) SetClientLogo(ctx context.Context, clientID string, png []byte, at time.Time) error {
+	enc := base64.StdEncoding.EncodeToString(png)
+	return mapErr("set client logo", s.inTx(ctx, func(t *tx) error {
+		res, err := t.exec(ctx, `UPDATE client_logos SET png = ?, updated_at = ? WHERE client_id = ?`, enc, ms(at), clientID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		// Inserting through a SELECT of the client inserts nothing for an
+		// unknown client, answered ErrNotFound.
+		res, err = t.exec(ctx, `INSERT INTO client_logos (client_id, png, updated_at)
+			SELECT id, ?, ? FROM clients WHERE id = ?`, enc, ms(at), clientID)
+		return affectedOne("set client logo", res, err)
+	}))
+}
+
+// ClientLogo implements store.Clients.
+func (s *Store) ClientLogo(ctx context.Context, clientID string) ([]byte, error) {
+	row, err := s.rq.queryRow(ctx, `SELECT png FROM client_logos WHERE client_id = ?`, clientID)
+	if err != nil {
+		return nil, mapErr("client logo", err)
+	}
+	var enc string
+	if err := row.Scan(&enc); err != nil {
+		return nil, mapErr("client logo", err)
+	}
+	b, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, fmt.Errorf("client logo: %w", err)
+	}
+	return b, nil
 }

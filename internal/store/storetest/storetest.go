@@ -81,6 +81,9 @@ func cases() []testCase {
 		{"clients/secrets", testClientSecrets},
 		{"clients/delete_cascades", testClientDeleteCascades},
 		{"clients/resource_server", testClientResourceServer},
+		{"clients/app_fields", testClientAppFields},
+		{"clients/logo", testClientLogo},
+		{"clients/secret_lifecycle", testClientSecretLifecycle},
 
 		{"consents/upsert_get_list", testConsentUpsert},
 		{"consents/delete", testConsentDelete},
