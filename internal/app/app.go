@@ -224,7 +224,7 @@ func (a *App) Handler(version string) http.Handler {
 	areas := []server.Area{
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
-		a.oauthArea(), a.Gateway,
+		a.oauthArea(), a.Gateway, a.portalArea(),
 	}
 	areas = append(areas, a.tokenAreas()...)
 	// Validated with the configuration, so these cannot fail here.
