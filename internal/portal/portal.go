@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -375,7 +376,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg, handled := h.fail(w, r, err)
 		if !handled {
-			h.renderNew(w, r, status, msg, in, fieldErrors(err))
+			fe := fieldErrors(err)
+			h.renderNew(w, r, status, alertText(msg, fe), in, fe)
 		}
 		return
 	}
@@ -418,7 +420,8 @@ type appPageData struct {
 	Secrets     []apps.SecretInfo
 	NewSecret   string // shown once: at registration or rotation
 	Keys        []store.APIKey
-	KeysOn      bool   // the service manages API keys for this app
+	KeysOn      bool // the service manages API keys for this app
+	KeyScopes   []scope.Scope
 	NewKey      string // shown once
 	FieldErrors map[string]string
 	Sandbox     bool
@@ -436,6 +439,11 @@ func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, u *store.Use
 	}
 	if keys, err := h.apps.ListAPIKeys(r.Context(), apps.UserActor(u.ID, false), a.ID); err == nil {
 		d.Keys, d.KeysOn = keys, true
+		for _, sc := range h.scopes.Load().All() {
+			if sc.App {
+				d.KeyScopes = append(d.KeyScopes, sc)
+			}
+		}
 	}
 	if p.Title == "" {
 		p.Title = a.Name
@@ -489,7 +497,17 @@ func (h *Handler) after(w http.ResponseWriter, r *http.Request, u *store.User, e
 		h.fail(w, r, gerr)
 		return
 	}
-	h.renderApp(w, r, u, a, status, web.Page{Error: text}, appPageData{FieldErrors: fieldErrors(err)})
+	fe := fieldErrors(err)
+	h.renderApp(w, r, u, a, status, web.Page{Error: alertText(text, fe)}, appPageData{FieldErrors: fe})
+}
+
+// alertText is the page's alert: the service's problems that belong to no
+// one field when there are some, else msg.
+func alertText(msg string, fe map[string]string) string {
+	if general := fe[""]; general != "" {
+		return general
+	}
+	return msg
 }
 
 func optional(r *http.Request, name string) *string {
@@ -589,15 +607,22 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 	c, err := h.apps.CreateAPIKey(r.Context(), actor(u, r), apps.APIKeyInput{
 		ClientID: a.ClientID, Name: strings.TrimSpace(r.PostFormValue("key_name")), Scopes: r.PostForm["key_scope"],
 	})
-	if err != nil {
-		status, text, handled := h.fail(w, r, err)
-		if handled {
-			return
+	var kie *apikey.InvalidError
+	switch {
+	case err == nil:
+	case errors.As(err, &kie):
+		field := "key_name"
+		if kie.Field == "scopes" {
+			field = "key_scope"
 		}
-		if text == "" || status == http.StatusInternalServerError {
-			text = "The key could not be created."
-		}
-		h.renderApp(w, r, u, a, status, web.Page{Error: text}, appPageData{FieldErrors: map[string]string{"key_name": err.Error()}})
+		h.renderApp(w, r, u, a, http.StatusBadRequest, web.Page{Error: "Please correct the highlighted fields."},
+			appPageData{FieldErrors: map[string]string{field: kie.Message}})
+		return
+	case errors.Is(err, apikey.ErrTooMany):
+		h.renderApp(w, r, u, a, http.StatusConflict, web.Page{Error: "This app has as many API keys as it may have: revoke one first."}, appPageData{})
+		return
+	default:
+		h.after(w, r, u, err, "")
 		return
 	}
 	h.renderApp(w, r, u, a, http.StatusCreated, web.Page{Notice: "The API key was created."}, appPageData{NewKey: c.Secret})
