@@ -182,15 +182,11 @@ func fieldErrors(err error) map[string]string {
 	return out
 }
 
-// lines splits a textarea into its non-empty trimmed lines.
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
+// uriList splits the redirect-URI field: URIs separated by spaces (a URI
+// holds none; the form field is one line, as every field here must be
+// acceptable text without control characters, line breaks included).
+func uriList(s string) []string {
+	return strings.Fields(s)
 }
 
 // logoFile returns the uploaded logo, nil when none was chosen.
@@ -339,7 +335,7 @@ func typeChoices(sel string) []typeChoice {
 func (h *Handler) renderNew(w http.ResponseWriter, r *http.Request, status int, msg string, in apps.RegisterInput, errs map[string]string) {
 	h.web.Render(w, r, status, "portal_new.html", web.Page{
 		Title: "Register an app", Error: msg,
-		Data: newData{In: in, Redirects: strings.Join(in.RedirectURIs, "\n"), Types: typeChoices(in.Type),
+		Data: newData{In: in, Redirects: strings.Join(in.RedirectURIs, " "), Types: typeChoices(in.Type),
 			Scopes: h.scopeChoices(in.Scopes, nil, nil), Grants: grantChoices(in.GrantTypes, nil, nil),
 			FieldErrors: errs, Sandbox: h.cfg.Sandbox},
 	})
@@ -361,7 +357,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description")),
 		HomepageURL: strings.TrimSpace(r.PostFormValue("homepage_url")), PrivacyURL: strings.TrimSpace(r.PostFormValue("privacy_url")),
 		TermsURL: strings.TrimSpace(r.PostFormValue("terms_url")), Type: r.PostFormValue("type"),
-		RedirectURIs: lines(r.PostFormValue("redirect_uris")), Scopes: r.PostForm["scope"], GrantTypes: r.PostForm["grant_type"],
+		RedirectURIs: uriList(r.PostFormValue("redirect_uris")), Scopes: r.PostForm["scope"], GrantTypes: r.PostForm["grant_type"],
 	}
 	logo, err := logoFile(r)
 	if err != nil {
@@ -429,7 +425,7 @@ type appPageData struct {
 
 func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, u *store.User, a apps.App, status int, p web.Page, d appPageData) {
 	d.App, d.Logo, d.Sandbox = a, LogoURL(a), h.cfg.Sandbox
-	d.Redirects = strings.Join(a.RedirectURIs, "\n")
+	d.Redirects = strings.Join(a.RedirectURIs, " ")
 	d.Scopes = h.scopeChoices(nil, a.Scopes, a.PendingScopes)
 	d.Grants = grantChoices(nil, a.GrantTypes, a.PendingGrants)
 	d.Secrets = slices.Clone(a.Secrets)
@@ -528,7 +524,7 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 		HomepageURL: optional(r, "homepage_url"), PrivacyURL: optional(r, "privacy_url"), TermsURL: optional(r, "terms_url"),
 	}
 	if _, ok := r.PostForm["redirect_uris"]; ok {
-		uris := lines(r.PostFormValue("redirect_uris"))
+		uris := uriList(r.PostFormValue("redirect_uris"))
 		in.RedirectURIs = &uris
 	}
 	_, err := h.apps.Update(r.Context(), actor(u, r), r.PathValue("id"), in)
