@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
 	"github.com/gatehouse/gatehouse/internal/credential"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -271,6 +272,9 @@ type Config struct {
 	// APIKeys is the API key service app keys are managed through (nil:
 	// the API key methods answer ErrNotFound).
 	APIKeys *apikey.Service
+	// OAuth, when set, checks resource server identifiers against the
+	// declared APIs and forgets cached client records after a change.
+	OAuth *oauth.Service
 	// Environment is EnvProduction (default) or EnvSandbox. In the sandbox
 	// apps are approved on registration.
 	Environment string
@@ -285,9 +289,6 @@ type Config struct {
 	// makes it (tx is that transaction's store): an error rolls the change
 	// back. Audit entries and webhook outbox rows write through tx. Nil: no-op.
 	OnChange func(ctx context.Context, tx store.Store, ev Event) error
-	// OnClientChanged is called after a change commits, so caches of
-	// client records (the OAuth client cache) forget the app. Nil: no-op.
-	OnClientChanged func(clientID string)
 }
 
 // DefaultSecretRetireAfter is the grace period of a rotated-out secret.
@@ -306,8 +307,6 @@ const MaxLogoSide = 256
 type Service struct {
 	cfg Config
 }
-
-var errNotImplemented = errors.New("apps: not implemented")
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
@@ -330,108 +329,5 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg}, nil
 }
 
-// Register creates an app. A production app registered by a user is
-// pending until an administrator approves it; in the sandbox, and when the
-// System actor registers, it is active at once. A confidential app's secret
-// is returned here, once; minting it needs Actor.InPerson.
-func (s *Service) Register(ctx context.Context, actor Actor, in RegisterInput) (App, string, error) {
-	return App{}, "", errNotImplemented
-}
-
-// Get returns the app if the actor may see it (owner, administrator, System).
-func (s *Service) Get(ctx context.Context, actor Actor, id string) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// List returns a page of apps the actor may see, and the cursor of the next
-// page ("" at the end).
-func (s *Service) List(ctx context.Context, actor Actor, f ListFilter) ([]App, string, error) {
-	return nil, "", errNotImplemented
-}
-
-// Update edits the app's details and redirect URIs, without a new review.
-func (s *Service) Update(ctx context.Context, actor Actor, id string, in UpdateInput) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// RequestScopes asks for more scopes and grant types. Those needing review
-// (client_credentials, sensitive scopes, anything in production for a
-// pending app) become pending; the approved parts keep working.
-func (s *Service) RequestScopes(ctx context.Context, actor Actor, id string, scopes, grants []string) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// Approve approves the app and (by default) all its pending parts.
-// Administrators and the System actor only.
-func (s *Service) Approve(ctx context.Context, actor Actor, id string, what ApproveInput) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// Reject refuses a pending app (or its pending parts, if it is already
-// active) with a reason the developer sees.
-func (s *Service) Reject(ctx context.Context, actor Actor, id, reason string) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// Disable stops the app: its live tokens and API keys stop at once.
-func (s *Service) Disable(ctx context.Context, actor Actor, id, reason string) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// Enable re-enables a disabled app.
-func (s *Service) Enable(ctx context.Context, actor Actor, id string) (App, error) {
-	return App{}, errNotImplemented
-}
-
-// RotateSecret adds a new secret while the current one keeps working; the
-// older live secret retires after Config.SecretRetireAfter unless retired
-// sooner. At most MaxLiveSecrets live secrets.
-func (s *Service) RotateSecret(ctx context.Context, actor Actor, id string) (string, SecretInfo, error) {
-	return "", SecretInfo{}, errNotImplemented
-}
-
-// RetireSecret stops one secret at once. The last secret cannot be retired.
-func (s *Service) RetireSecret(ctx context.Context, actor Actor, id, secretID string) error {
-	return errNotImplemented
-}
-
-// SetLogo stores a logo: PNG, JPEG or GIF up to MaxLogoBytes, decoded,
-// scaled down to fit MaxLogoSide, re-encoded as PNG.
-func (s *Service) SetLogo(ctx context.Context, actor Actor, id string, image []byte) error {
-	return errNotImplemented
-}
-
-// Logo returns the app's stored logo and its content type ("image/png");
-// ErrNotFound when it has none. Logos are public (consent pages show them).
-func (s *Service) Logo(ctx context.Context, id string) ([]byte, string, error) {
-	return nil, "", errNotImplemented
-}
-
-// Delete removes the app and revokes every token, grant and API key of it.
-func (s *Service) Delete(ctx context.Context, actor Actor, id string) error {
-	return errNotImplemented
-}
-
-// ReviewCounts returns the review queue counts. Administrators and System.
-func (s *Service) ReviewCounts(ctx context.Context, actor Actor) (ReviewCounts, error) {
-	return ReviewCounts{}, errNotImplemented
-}
-
-// APIKeyInput is a new API key for an app.
+// APIKeyInput is a new API key for an app (the API key service's request).
 type APIKeyInput = apikey.CreateRequest
-
-// CreateAPIKey issues an API key for the app through the API key service
-// (its rules: scopes, lifetime, CIDRs, cap). Needs Actor.InPerson.
-func (s *Service) CreateAPIKey(ctx context.Context, actor Actor, in APIKeyInput) (*apikey.Created, error) {
-	return nil, errNotImplemented
-}
-
-// ListAPIKeys lists the app's live API keys.
-func (s *Service) ListAPIKeys(ctx context.Context, actor Actor, id string) ([]store.APIKey, error) {
-	return nil, errNotImplemented
-}
-
-// RevokeAPIKey revokes one of the app's API keys.
-func (s *Service) RevokeAPIKey(ctx context.Context, actor Actor, id, keyID string) error {
-	return errNotImplemented
-}

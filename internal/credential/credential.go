@@ -190,3 +190,41 @@ func (h *Hasher) Hash(secret string) string {
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// SandboxLabel is the environment label every credential a sandbox
+// deployment issues carries in its prefix (gth<type>_test_…).
+const SandboxLabel = "test"
+
+// EnvLabel returns the credential label of a deployment environment (the
+// `environment` setting): SandboxLabel for "sandbox", "" for production.
+func EnvLabel(environment string) string {
+	if environment == "sandbox" {
+		return SandboxLabel
+	}
+	return ""
+}
+
+// ErrWrongEnvironment is returned by CheckEnv for a well-formed credential
+// of the other environment. Its text is safe to send to the client: it
+// tells a developer who pasted a sandbox key into production (or the
+// reverse) what went wrong, and reveals nothing a prefix does not.
+type ErrWrongEnvironment struct {
+	// Sandbox: the credential is a sandbox one (and the server is not).
+	Sandbox bool
+}
+
+func (e *ErrWrongEnvironment) Error() string {
+	if e.Sandbox {
+		return "this is a sandbox credential: use it with the sandbox server, not production"
+	}
+	return "this is a production credential: this is a sandbox server"
+}
+
+// CheckEnv is the one rule every validator applies: a credential is only
+// accepted by a server of its own environment (label, as EnvLabel returns).
+func CheckEnv(p Parsed, label string) error {
+	if p.Env == label {
+		return nil
+	}
+	return &ErrWrongEnvironment{Sandbox: p.Env == SandboxLabel}
+}

@@ -366,3 +366,10 @@ func (s *Service) checkClientSecret(secrets []store.ClientSecret, secret string)
 	}
 	return ok
 }
+
+// DeclaredAPI reports whether id is the identifier of an API declared in the
+// configuration (the `apis` section), which a resource server client names.
+func (s *Service) DeclaredAPI(id string) bool {
+	_, ok := s.apis[id]
+	return ok
+}

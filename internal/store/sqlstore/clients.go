@@ -170,7 +170,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 
 // AddClientSecret implements store.Clients; ErrNotFound for an unknown client.
 func (s *Store) AddClientSecret(ctx context.Context, sec *store.ClientSecret) error {
-	return mapErr("add client secret", addClientSecret(ctx, s.w, sec))
+	return mapErr("add client secret", addClientSecret(ctx, s.wq, sec))
 }
 
 func addClientSecret(ctx context.Context, q querier, sec *store.ClientSecret) error {
