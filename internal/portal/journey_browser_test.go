@@ -87,7 +87,7 @@ func TestDeveloperJourney(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelB := chromedp.NewContext(alloc)
 	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 8*time.Minute)
 	defer cancel()
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
@@ -117,6 +117,7 @@ func TestDeveloperJourney(t *testing.T) {
 	shot := func(name string) {
 		t.Helper()
 		n++
+		t.Logf("%s: %s", time.Now().Format("15:04:05"), name)
 		for _, w := range []struct{ width, height int64 }{{1280, 800}, {390, 844}} {
 			do(name+": viewport", chromedp.EmulateViewport(w.width, w.height))
 			type widths struct {
