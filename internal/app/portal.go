@@ -26,6 +26,9 @@ func (a *App) portalApps() (*apps.Service, error) {
 	return apps.New(apps.Config{
 		Store: a.Store, Hasher: a.Hasher, Now: a.Now, Random: a.Rand, Log: a.Log,
 		Scopes: a.Scopes, APIKeys: a.APIKeys,
+		// The OAuth service forgets a changed client at once, so a retired
+		// secret stops now, not when the token endpoint's cache expires.
+		OAuth: a.OAuth,
 	})
 }
 

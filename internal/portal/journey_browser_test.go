@@ -204,7 +204,7 @@ func TestDeveloperJourney(t *testing.T) {
 
 	// 2. An administrator approves it (through the apps service, as the
 	// admin console and the CLI do).
-	svc, err := apps.New(apps.Config{Store: e.a.Store, Hasher: e.a.Hasher, Now: e.a.Now, Random: e.a.Rand, Scopes: e.a.Scopes, APIKeys: e.a.APIKeys})
+	svc, err := apps.New(apps.Config{Store: e.a.Store, Hasher: e.a.Hasher, Now: e.a.Now, Random: e.a.Rand, Scopes: e.a.Scopes, APIKeys: e.a.APIKeys, OAuth: e.a.OAuth})
 	if err != nil {
 		t.Fatal(err)
 	}
