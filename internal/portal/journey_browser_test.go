@@ -290,7 +290,12 @@ func TestDeveloperJourney(t *testing.T) {
 	// Secrets are listed newest first: retire the second (the old one).
 	do("retire the old secret", acceptConfirms,
 		chromedp.Click(chromedp.CSS(`#secrets li:nth-child(2) form button`)),
+		// The rotation page had a notice too: wait for the page after.
+		chromedp.WaitNotPresent(chromedp.CSS("#new_secret")),
 		chromedp.WaitVisible(chromedp.CSS(".alert.notice")))
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#secrets li").length`)); n != 1 {
+		t.Errorf("secrets listed after retiring one: %d, want 1", n)
+	}
 	shot("portal-retired")
 	tokenRequest(t, e, clientID, secret1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, http.StatusUnauthorized)
 	tokenRequest(t, e, clientID, secret2, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, http.StatusOK)
