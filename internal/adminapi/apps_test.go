@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/adminapi"
@@ -221,4 +222,42 @@ func checkAppRoutes(t *testing.T, f *fixture, check func(result)) {
 	check(f.do(t, "DELETE", "/admin/apps/nope", f.adminPAT))
 	check(f.do(t, "DELETE", id, f.adminPAT))
 	check(f.do(t, "DELETE", id, ""))
+}
+
+// TestConcurrentRotationsKeepTwoLiveSecrets: administrators rotating the
+// same app's secret at once (through the service the minting route calls;
+// over HTTP the password check throttles parallel attempts) never leave it
+// with more than two live secrets.
+func TestConcurrentRotationsKeepTwoLiveSecrets(t *testing.T) {
+	tt.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *sqlstore.Store) {
+		f := newFixture(t, open(t))
+		app := f.pendingM2M(t, f.userID)
+		const n = 6
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _, err := f.apps.RotateSecret(f.e.Ctx, apps.AdminActor(f.adminID, true), app.ID)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		created := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, apps.ErrTooManySecrets):
+			default:
+				t.Errorf("concurrent rotation: %v", err)
+			}
+		}
+		d := decode[adminapi.AppDetail](t, f.do(t, "GET", "/admin/apps/"+app.ID, f.adminPAT))
+		if created != 1 || len(d.Secrets) != 2 {
+			t.Fatalf("%d rotations succeeded, %d secrets stored; want 1 and 2", created, len(d.Secrets))
+		}
+	})
 }
