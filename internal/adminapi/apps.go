@@ -173,7 +173,7 @@ type CreatedKey struct {
 	APIKey
 }
 
-func list(v []string) []string {
+func nonNil(v []string) []string {
 	if v == nil {
 		return []string{}
 	}
@@ -191,13 +191,13 @@ func utcp(t *time.Time) *time.Time {
 func toApp(a apps.App) App {
 	return App{ID: a.ID, Name: a.Name, Description: a.Description, HomepageURL: a.HomepageURL, Type: a.Type,
 		Status: a.Status, ReviewReason: a.ReviewReason, OwnerUserID: a.OwnerUserID, Environment: a.Environment,
-		RedirectURIs: list(a.RedirectURIs), Scopes: list(a.Scopes), GrantTypes: list(a.GrantTypes),
-		PendingScopes: list(a.PendingScopes), PendingGrants: list(a.PendingGrants),
+		RedirectURIs: nonNil(a.RedirectURIs), Scopes: nonNil(a.Scopes), GrantTypes: nonNil(a.GrantTypes),
+		PendingScopes: nonNil(a.PendingScopes), PendingGrants: nonNil(a.PendingGrants),
 		CreatedAt: a.Created.UTC(), UpdatedAt: a.Updated.UTC()}
 }
 
 func toKey(k store.APIKey) APIKey {
-	return APIKey{ID: k.ID, Name: k.Name, Scopes: list(k.Scopes), CreatedAt: k.CreatedAt.UTC(),
+	return APIKey{ID: k.ID, Name: k.Name, Scopes: nonNil(k.Scopes), CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utcp(k.ExpiresAt), LastUsedAt: utcp(k.LastUsedAt)}
 }
 
@@ -329,7 +329,7 @@ func (h *Handler) approveApp(w http.ResponseWriter, r *http.Request) {
 	// approves everything pending.
 	in := apps.ApproveInput{}
 	if body.Scopes != nil || body.GrantTypes != nil {
-		in = apps.ApproveInput{Scopes: list(body.Scopes), Grants: list(body.GrantTypes)}
+		in = apps.ApproveInput{Scopes: nonNil(body.Scopes), Grants: nonNil(body.GrantTypes)}
 	}
 	a, err := h.appsvc.Approve(r.Context(), appActor(r), r.PathValue("id"), in)
 	h.writeApp(w, a, err)
