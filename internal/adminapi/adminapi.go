@@ -65,6 +65,8 @@ type Handler struct {
 	apps  Authorized
 	auth  *authn.Authenticator
 	log   *slog.Logger
+	// appsvc serves the app routes (nil: they are not mounted).
+	appsvc AppService
 }
 
 // New builds the handler.
@@ -82,7 +84,14 @@ type Route struct{ Method, Path string }
 // Routes lists every route the handler mounts; the OpenAPI test checks each
 // is documented.
 func (h *Handler) routeTable() map[Route]http.HandlerFunc {
-	return map[Route]http.HandlerFunc{
+	m := h.bearerRoutes()
+	h.inPersonRoutes(m)
+	return m
+}
+
+// bearerRoutes take the administrator's admin-scoped personal access token.
+func (h *Handler) bearerRoutes() map[Route]http.HandlerFunc {
+	m := map[Route]http.HandlerFunc{
 		{"GET", "/admin/users"}:                             h.listUsers,
 		{"GET", "/admin/users/{id}"}:                        h.showUser,
 		{"POST", "/admin/users/{id}/disable"}:               h.userAction(h.admin.Disable),
@@ -91,6 +100,8 @@ func (h *Handler) routeTable() map[Route]http.HandlerFunc {
 		{"POST", "/admin/users/{id}/reset-2fa"}:             h.userAction(h.admin.ResetSecondFactor),
 		{"POST", "/admin/users/{id}/force-password-change"}: h.userAction(h.admin.ForcePasswordChange),
 	}
+	h.appRoutes(m)
+	return m
 }
 
 // RouteList returns the mounted routes.
@@ -104,8 +115,13 @@ func (h *Handler) RouteList() []Route {
 
 // Routes mounts the admin API and its OpenAPI document.
 func (h *Handler) Routes(mux *http.ServeMux) {
-	for r, f := range h.routeTable() {
+	for r, f := range h.bearerRoutes() {
 		mux.Handle(r.Method+" "+r.Path, h.requireAdmin(f))
+	}
+	inPerson := map[Route]http.HandlerFunc{}
+	h.inPersonRoutes(inPerson)
+	for r, f := range inPerson {
+		mux.Handle(r.Method+" "+r.Path, h.requireAdminInPerson(f))
 	}
 	mux.HandleFunc("GET /admin/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
