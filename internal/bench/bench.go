@@ -137,6 +137,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		base  string
 		srv   *serverProc
 		admin = o.admin
+		spawn spawnFunc
 	)
 	if o.Target != "" {
 		base = strings.TrimRight(o.Target, "/")
@@ -201,12 +202,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if admin == nil {
 			admin = &adminCLI{binary: bin, env: env}
 		}
+		spawn = newSpawner(bin, dir, cfgFile)
 	}
 
 	c := newHTTPClient(base, o.Concurrency)
 	defer c.close()
 	rep.ServerVersion = serverVersion(ctx, c)
-	fx := &fixtures{c: c, admin: admin}
+	fx := &fixtures{c: c, admin: admin, spawn: spawn}
 	defer fx.close()
 
 	for _, w := range o.selected() {
@@ -257,6 +259,9 @@ func runWorkload(ctx context.Context, o *Options, w workload, fx *fixtures, srv 
 	pctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	ops, err := w.prepare(pctx, fx, o.Concurrency)
 	cancel()
+	if m := fx.takeMeasured(); m != nil {
+		srv = m // the workload loads another server child
+	}
 	if err != nil {
 		var na *NotAvailableError
 		if errors.As(err, &na) {
