@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,10 @@ type JWTOptions struct {
 	Now func() time.Time
 	// AllowInsecureHTTP permits a plain-http JWKSURL on a non-loopback host.
 	AllowInsecureHTTP bool
+	// CacheSize bounds the number of verified tokens remembered (until
+	// their "exp"), so a token presented again skips the signature check.
+	// Default DefaultCacheSize; negative turns the cache off.
+	CacheSize int
 }
 
 // JWTValidator is a Validator that checks JWT access tokens (RFC 9068)
@@ -82,6 +87,7 @@ type JWTValidator struct {
 	interval         time.Duration
 	leeway           time.Duration
 	now              func() time.Time
+	verified         *cache // nil when off; keyed by the token's SHA-256
 
 	mu        sync.Mutex // guards keys and lastFetch; held during a fetch
 	keys      *jose.JSONWebKeySet
@@ -120,6 +126,9 @@ func NewJWTValidator(o JWTOptions) (*JWTValidator, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	if o.CacheSize >= 0 {
+		v.verified = newCache(int(positive(time.Duration(o.CacheSize), DefaultCacheSize)))
+	}
 	return v, nil
 }
 
@@ -133,6 +142,15 @@ func (v *JWTValidator) Validate(ctx context.Context, token string) (*Principal, 
 		}
 		return v.fallback.Validate(ctx, token)
 	}
+	// A token verified before is unchanged (it is signed): only its expiry
+	// can make it invalid, and the cache drops it at "exp".
+	var key [32]byte
+	if v.verified != nil {
+		key = sha256.Sum256([]byte(token))
+		if p, ok := v.verified.get(key, v.now()); ok {
+			return p.clone(), nil
+		}
+	}
 	jws, err := jose.ParseSigned(token, jwtAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, ErrInvalidToken
@@ -145,18 +163,26 @@ func (v *JWTValidator) Validate(ctx context.Context, token string) (*Principal, 
 	if t := strings.ToLower(typ); t != "at+jwt" && t != "application/at+jwt" {
 		return nil, ErrInvalidToken
 	}
-	key, err := v.key(ctx, h.KeyID, h.Algorithm)
+	pub, err := v.key(ctx, h.KeyID, h.Algorithm)
 	if err != nil {
 		return nil, err
 	}
-	if key == nil {
+	if pub == nil {
 		return nil, ErrInvalidToken
 	}
-	payload, err := jws.Verify(key)
+	payload, err := jws.Verify(pub)
 	if err != nil {
 		return nil, ErrInvalidToken
 	}
-	return v.claims(payload)
+	p, err := v.claims(payload)
+	if err != nil {
+		return nil, err
+	}
+	if v.verified != nil {
+		v.verified.put(key, p, p.ExpiresAt)
+		return p.clone(), nil
+	}
+	return p, nil
 }
 
 // key returns the published key for kid usable with alg, fetching the JWKS

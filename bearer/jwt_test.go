@@ -348,3 +348,25 @@ func TestJWTOptionsErrors(t *testing.T) {
 		t.Errorf("loopback http: %v", err)
 	}
 }
+
+// TestJWTCacheStopsAtExp: a verified token remembered in the cache is still
+// refused once expired, and callers get their own copy of the principal.
+func TestJWTCacheStopsAtExp(t *testing.T) {
+	e := newJWTEnv(t)
+	k := e.jwks.add(t, "k", jose.EdDSA)
+	tok := sign(t, k, "at+jwt", e.claims())
+	ctx := context.Background()
+	p, err := e.v.Validate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Scopes[0] = "admin"
+	p2, err := e.v.Validate(ctx, tok)
+	if err != nil || p2.HasScope("admin") || !p2.HasScope("cards:read") {
+		t.Fatalf("cached principal changed by a caller: %+v, %v", p2, err)
+	}
+	e.clock.Advance(5*time.Minute + bearer.DefaultLeeway + time.Second)
+	if _, err := e.v.Validate(ctx, tok); !errors.Is(err, bearer.ErrInvalidToken) {
+		t.Fatalf("expired token from the cache: %v", err)
+	}
+}

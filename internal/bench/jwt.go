@@ -136,19 +136,31 @@ func jwtClientCredentials(alg string) func(context.Context, *fixtures, int) ([]O
 }
 
 // middlewareJWT measures the public bearer middleware validating an EdDSA
-// JWT access token locally (JWKS fetched once, then no Gatehouse call).
-func middlewareJWT(ctx context.Context, f *fixtures, n int) ([]Op, error) {
+// JWT access token locally (JWKS fetched once, then no Gatehouse call);
+// nocache turns the verified-token cache off, so every request checks the
+// signature.
+func middlewareJWT(nocache bool) func(context.Context, *fixtures, int) ([]Op, error) {
+	return func(ctx context.Context, f *fixtures, n int) ([]Op, error) {
+		return middlewareJWTOps(ctx, f, n, nocache)
+	}
+}
+
+func middlewareJWTOps(ctx context.Context, f *fixtures, n int, nocache bool) ([]Op, error) {
 	js, err := f.needJWTServer(ctx, "EdDSA", n)
 	if err != nil {
 		return nil, err
 	}
 	f.setMeasured(js.srv)
 	issuer := js.srv.baseURL
-	v, err := bearer.NewJWTValidator(bearer.JWTOptions{
+	o := bearer.JWTOptions{
 		// Gatehouse's JWTs name the issuer as their audience when the
 		// client asked for no resource.
 		Issuer: issuer, Audience: issuer, Timeout: 10 * time.Second,
-	})
+	}
+	if nocache {
+		o.CacheSize = -1
+	}
+	v, err := bearer.NewJWTValidator(o)
 	if err != nil {
 		return nil, err
 	}

@@ -519,8 +519,12 @@ var workloads = []workload{
 		prepare: jwtClientCredentials("EdDSA"),
 	},
 	{
-		Name: "middleware_jwt", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally (JWKS cached: no Gatehouse call)", ReqsPerOp: 1,
-		prepare: middlewareJWT,
+		Name: "middleware_jwt", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally (JWKS and verified tokens cached: no Gatehouse call)", ReqsPerOp: 1,
+		prepare: middlewareJWT(false),
+	},
+	{
+		Name: "middleware_jwt_nocache", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally, verified-token cache off (a signature check per request)", ReqsPerOp: 1,
+		prepare: middlewareJWT(true),
 	},
 	{
 		Name: "auth_code", Title: "authorize (session, remembered consent) → code → POST /oauth2/token, PKCE S256", ReqsPerOp: 2,
