@@ -89,7 +89,7 @@ type JWTValidator struct {
 	now              func() time.Time
 	verified         *cache // nil when off; keyed by the token's SHA-256
 
-	mu        sync.Mutex // guards keys and lastFetch; held during a fetch
+	mu        sync.RWMutex // guards keys and lastFetch; held during a fetch
 	keys      *jose.JSONWebKeySet
 	lastFetch time.Time
 }
@@ -189,6 +189,12 @@ func (v *JWTValidator) Validate(ctx context.Context, token string) (*Principal, 
 // when it is not known yet — at most once per refresh interval. It returns
 // (nil, nil) for a kid that is not published.
 func (v *JWTValidator) key(ctx context.Context, kid, alg string) (*jose.JSONWebKey, error) {
+	v.mu.RLock()
+	k := findKey(v.keys, kid, alg)
+	v.mu.RUnlock()
+	if k != nil {
+		return k, nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if k := findKey(v.keys, kid, alg); k != nil {

@@ -40,6 +40,11 @@ func (rep *Report) computeChecks() {
 	share("gateway_pat", 50)
 	share("gateway_api_key", 50)
 	share("auth_code", 4)
+	for _, r := range rep.Workloads {
+		if (r.Name == "jwt_client_credentials_eddsa" || r.Name == "jwt_client_credentials_es256") && r.Status == StatusOK {
+			add(r.Name+" rate", "≥ 10,000 req/s", fmtRate(r.OpsPerSecond)+" req/s", r.OpsPerSecond >= 10000)
+		}
+	}
 	if s := rep.Server; s != nil {
 		add("idle RSS", "≤ 40 MB", fmt.Sprintf("%.1f MB", float64(s.IdleRSSBytes)/1e6), s.IdleRSSBytes <= 40e6)
 		add("start to ready", "≤ 300 ms", fmt.Sprintf("%.0f ms", s.StartToReadyMS), s.StartToReadyMS <= 300)
