@@ -166,6 +166,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 		database := filepath.Join(dir, "gatehouse.db")
 		rep.Database = "sqlite"
+		var pgURL string
 		if o.Database != "" {
 			if !isPostgresURL(o.Database) {
 				return nil, fmt.Errorf("--database: want a postgres:// URL (the default is a fresh temporary SQLite file)")
@@ -175,7 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return nil, err
 			}
 			defer drop()
-			database, rep.Database = u, "postgres"
+			database, rep.Database, pgURL = u, "postgres", o.Database
 		}
 		addr, err := freeLoopbackAddr()
 		if err != nil {
@@ -202,7 +203,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if admin == nil {
 			admin = &adminCLI{binary: bin, env: env}
 		}
-		spawn = newSpawner(bin, dir, cfgFile)
+		spawn = newSpawner(bin, dir, cfgFile, pgURL)
 	}
 
 	c := newHTTPClient(base, o.Concurrency)

@@ -14,32 +14,42 @@ import (
 )
 
 // spawnFunc starts another server child with extra settings on a fresh
-// SQLite database, returning it and an admin for it. Run sets it when the
-// bench starts its own server; against --target the JWT workloads are n/a.
-type spawnFunc func(ctx context.Context, extra map[string]string) (*serverProc, Admin, error)
+// database of the run's kind, returning it, an admin for it and what to do
+// once it has stopped (drop its schema). Run sets it when the bench starts
+// its own server; against --target the JWT workloads are n/a.
+type spawnFunc func(ctx context.Context, extra map[string]string) (*serverProc, Admin, func(), error)
 
 // newSpawner returns the spawnFunc of a bench-started server: same binary
-// and configuration file, its own address, database and master key.
-func newSpawner(bin, dir, cfgFile string) spawnFunc {
-	return func(ctx context.Context, extra map[string]string) (*serverProc, Admin, error) {
+// and configuration file, its own address, database and master key; a
+// fresh schema in pgURL's database when set, else a fresh SQLite file.
+func newSpawner(bin, dir, cfgFile, pgURL string) spawnFunc {
+	return func(ctx context.Context, extra map[string]string) (*serverProc, Admin, func(), error) {
 		sub, err := os.MkdirTemp(dir, "child-")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		database, drop := filepath.Join(sub, "gatehouse.db"), func() {}
+		if pgURL != "" {
+			if database, drop, err = freshPostgresSchema(ctx, pgURL); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		addr, err := freeLoopbackAddr()
 		if err != nil {
-			return nil, nil, err
+			drop()
+			return nil, nil, nil, err
 		}
-		set := serverSettings(addr, filepath.Join(sub, "gatehouse.db"), newMasterKey(), cfgFile)
+		set := serverSettings(addr, database, newMasterKey(), cfgFile)
 		for k, v := range extra {
 			set[k] = v
 		}
 		env := gatehouseEnv(set)
 		srv, err := startServer(ctx, bin, addr, env, sub)
 		if err != nil {
-			return nil, nil, err
+			drop()
+			return nil, nil, nil, err
 		}
-		return srv, &adminCLI{binary: bin, env: env}, nil
+		return srv, &adminCLI{binary: bin, env: env}, drop, nil
 	}
 }
 
@@ -60,7 +70,7 @@ func (f *fixtures) needJWTServer(ctx context.Context, alg string, workers int) (
 	}
 	var js *jwtServer
 	err := f.once("jwt-"+alg, func() error {
-		srv, admin, err := f.spawn(ctx, map[string]string{
+		srv, admin, drop, err := f.spawn(ctx, map[string]string{
 			"GATEHOUSE_ACCESS_TOKEN_FORMAT":  "jwt",
 			"GATEHOUSE_JWT_ACCESS_TOKEN_ALG": alg,
 			"GATEHOUSE_SIGNING_ALGORITHMS":   alg,
@@ -69,7 +79,7 @@ func (f *fixtures) needJWTServer(ctx context.Context, alg string, workers int) (
 			return fmt.Errorf("starting a server issuing %s JWT access tokens: %w", alg, err)
 		}
 		js = &jwtServer{srv: srv, c: newHTTPClient(srv.baseURL, workers)}
-		f.closers = append(f.closers, func() { js.c.close(); srv.stop() })
+		f.closers = append(f.closers, func() { js.c.close(); srv.stop(); drop() })
 		email := "bench-jwt-" + strings.ToLower(randomWord(10)) + "@example.com"
 		if err := admin.CreateUser(ctx, email, "Bench-"+randomWord(24)); err != nil {
 			return fmt.Errorf("creating the bench user: %w", err)
