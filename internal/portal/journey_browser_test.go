@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 )
 
@@ -28,7 +29,7 @@ const chromiumPath = "/usr/bin/chromium"
 
 // TestDeveloperJourney walks the third-party developer's path in headless
 // Chromium: sign up, register an app in the portal (pending), an
-// administrator approves it, another person allows it on the consent page
+// administrator approves it in the console, another person allows it on the consent page
 // (the app's logo and links shown), the app exchanges the code, and the
 // developer rotates the secret — both secrets work until the old one is
 // retired. Every page is photographed at 1280 and 390 px wide into
@@ -213,19 +214,28 @@ func TestDeveloperJourney(t *testing.T) {
 	appURL, _ = chromedp.Run(ctx, chromedp.Location())
 	appPath := strings.TrimPrefix(appURL, e.srv.URL)
 
-	// 2. An administrator approves it (through the apps service, as the
-	// admin console and the CLI do).
-	svc, err := apps.New(apps.Config{Store: e.a.Store, Hasher: e.a.Hasher, Now: e.a.Now, Random: e.a.Rand, Scopes: e.a.Scopes, APIKeys: e.a.APIKeys, OAuth: e.a.OAuth})
-	if err != nil {
+	// 2. An administrator approves it in the console.
+	appID := strings.TrimPrefix(appPath, "/portal/apps/")
+	signOut()
+	if _, err := e.a.Identity.CreateUser(context.Background(), identity.NewUser{Email: "admin@example.com", Password: password, Admin: true}); err != nil {
 		t.Fatal(err)
 	}
-	appID := strings.TrimPrefix(appPath, "/portal/apps/")
-	if _, err := svc.Approve(context.Background(), apps.SystemActor(), appID, apps.ApproveInput{}); err != nil {
-		t.Fatalf("approve: %v", err)
-	}
-	do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#app-status")))
-	if got := text("#app-status"); got != apps.StatusActive {
-		t.Fatalf("status after approval: %q, want active", got)
+	do("administrator signs in",
+		chromedp.Navigate(e.srv.URL+"/login?return_to="+url.QueryEscape("/console")),
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "admin@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("form.card button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/apps/`+appID+`"], a[href^="/console/apps"]`)))
+	shot("console-overview")
+	do("open the app in the console", chromedp.Navigate(e.srv.URL+"/console/apps/"+appID),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/console/apps/`+appID+`/approve"] button.primary`)))
+	shot("console-app")
+	do("approve", chromedp.Click(chromedp.CSS(`form[action="/console/apps/`+appID+`/approve"] button.primary`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/console/apps/`+appID+`/approve"]`)))
+	shot("console-app-approved")
+	if got, err := e.a.Apps.Get(context.Background(), apps.SystemActor(), appID); err != nil || got.Status != apps.StatusActive {
+		t.Fatalf("status after approval in the console: %+v, %v", got.Status, err)
 	}
 	signOut()
 
