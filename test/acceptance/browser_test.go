@@ -138,11 +138,16 @@ func TestBrowserAuthorizeConsentRedirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Demo App", "Demo Developer", "See your name, email address and account details",
-		"See the list of your personal access tokens"} {
+	// The page says who is asking and who is not vouching for it, and
+	// never shows the developer's personal email.
+	for _, want := range []string{"Demo App", "Reviewed by Gatehouse", "is not owned by Gatehouse", "Not you?",
+		"See your name, email address and account details", "See the list of your personal access tokens"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("consent page lacks %q:\n%s", want, page)
 		}
+	}
+	if strings.Contains(page, "dev@example.com") {
+		t.Errorf("consent page shows the developer's email:\n%s", page)
 	}
 	// Wait for the app's own page: the consent page has an <h1> too.
 	do("allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS("#back-at-app")))
