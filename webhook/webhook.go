@@ -48,9 +48,9 @@ const Tolerance = 5 * time.Minute
 
 // Verification errors. Verify wraps them; test with errors.Is.
 var (
-	ErrInvalidSecret     = errors.New("webhook: invalid secret")
-	ErrMissingHeaders    = errors.New("webhook: missing webhook-id, webhook-timestamp or webhook-signature")
-	ErrInvalidTimestamp  = errors.New("webhook: timestamp outside the tolerance")
+	ErrInvalidSecret       = errors.New("webhook: invalid secret")
+	ErrMissingHeaders      = errors.New("webhook: missing webhook-id, webhook-timestamp or webhook-signature")
+	ErrInvalidTimestamp    = errors.New("webhook: timestamp outside the tolerance")
 	ErrNoMatchingSignature = errors.New("webhook: no matching signature")
 )
 
