@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 )
 
 // SchemaMode says what Open does about the database schema version.
@@ -79,6 +80,7 @@ type App struct {
 	emailServices                      // outbox and mailer (outgoing email)
 	Apps          *apps.Service        // app management: every change to an app (issue 11)
 	rateLimits                         // per-route-class rate limits (ratelimit.go)
+	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -229,6 +231,9 @@ func (a *App) buildServices() error {
 		return err
 	}
 	if err := a.buildApps(); err != nil {
+		return err
+	}
+	if err := a.buildWebhooks(); err != nil {
 		return err
 	}
 	if err := a.buildGateway(); err != nil {
