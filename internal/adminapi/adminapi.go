@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ type Handler struct {
 	apps  Authorized
 	auth  *authn.Authenticator
 	log   *slog.Logger
+	// webhooks is nil unless WithWebhooks was called (webhooks.go).
+	webhooks Webhooks
 }
 
 // New builds the handler.
@@ -82,7 +85,7 @@ type Route struct{ Method, Path string }
 // Routes lists every route the handler mounts; the OpenAPI test checks each
 // is documented.
 func (h *Handler) routeTable() map[Route]http.HandlerFunc {
-	return map[Route]http.HandlerFunc{
+	t := map[Route]http.HandlerFunc{
 		{"GET", "/admin/users"}:                             h.listUsers,
 		{"GET", "/admin/users/{id}"}:                        h.showUser,
 		{"POST", "/admin/users/{id}/disable"}:               h.userAction(h.admin.Disable),
@@ -91,6 +94,8 @@ func (h *Handler) routeTable() map[Route]http.HandlerFunc {
 		{"POST", "/admin/users/{id}/reset-2fa"}:             h.userAction(h.admin.ResetSecondFactor),
 		{"POST", "/admin/users/{id}/force-password-change"}: h.userAction(h.admin.ForcePasswordChange),
 	}
+	maps.Copy(t, h.webhookRoutes())
+	return t
 }
 
 // RouteList returns the mounted routes.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/webhook"
@@ -31,4 +32,12 @@ func (a *App) onAppChange(ctx context.Context, tx store.Store, ev apps.Event) er
 		return nil
 	}
 	return a.Webhooks.OnAppChange(ctx, tx, ev)
+}
+
+// withWebhooks adds the webhook routes to the admin API.
+func (a *App) withWebhooks(h *adminapi.Handler) *adminapi.Handler {
+	if a.Webhooks == nil {
+		return h
+	}
+	return h.WithWebhooks(a.Webhooks)
 }
