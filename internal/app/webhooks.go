@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/adminapi"
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/webhook"
 )
@@ -40,4 +41,13 @@ func (a *App) withWebhooks(h *adminapi.Handler) *adminapi.Handler {
 		return h
 	}
 	return h.WithWebhooks(a.Webhooks)
+}
+
+// onOAuthEvent is the OAuth service's OnEvent: consents, revocations by
+// users and token revocations become webhooks in their transactions.
+func (a *App) onOAuthEvent(ctx context.Context, tx store.Store, ev oauth.Event) error {
+	if a.Webhooks == nil {
+		return nil
+	}
+	return a.Webhooks.OnOAuthEvent(ctx, tx, ev)
 }

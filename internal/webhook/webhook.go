@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/outbox"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -514,6 +515,25 @@ func (s *Service) OnAppChange(ctx context.Context, tx store.Store, ev apps.Event
 		}
 	}
 	return s.Emit(ctx, tx, ev.AppID, typ, data)
+}
+
+// OnOAuthEvent is an oauth.Options.OnEvent: a user's consent and
+// revocation and a token's revocation are told to the client's endpoints,
+// inside the change's transaction. data: "app_id", "user_id", and
+// "scopes" (authorization.granted) or "token_type" (token.revoked).
+func (s *Service) OnOAuthEvent(ctx context.Context, tx store.Store, ev oauth.Event) error {
+	data := map[string]any{"app_id": ev.ClientID, "user_id": ev.UserID}
+	switch ev.Kind {
+	case oauth.EventAuthorizationGranted:
+		data["scopes"] = ev.Scopes
+		return s.Emit(ctx, tx, ev.ClientID, EventAuthorizationGranted, data)
+	case oauth.EventAuthorizationRevoked:
+		return s.Emit(ctx, tx, ev.ClientID, EventAuthorizationRevoked, data)
+	case oauth.EventTokenRevoked:
+		data["token_type"] = ev.TokenKind
+		return s.Emit(ctx, tx, ev.ClientID, EventTokenRevoked, data)
+	}
+	return nil
 }
 
 // SendTest queues a webhook.test event to the endpoint, whatever it

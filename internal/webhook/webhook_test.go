@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/outbox"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -549,5 +550,58 @@ func TestTwoWorkersNeverOverlap(t *testing.T) {
 		if n := r.overlap.Load(); n != 0 {
 			t.Fatalf("%d deliveries were in flight twice at once", n)
 		}
+	})
+}
+
+// The OAuth events reach the client's endpoints subscribed to them; a
+// rolled-back change sends nothing.
+func TestOAuthEvents(t *testing.T) {
+	forEach(t, func(t *testing.T, e *env) {
+		r := newReceiver(t, e.Clock.Now)
+		ep, sec, err := e.svc.Create(e.Ctx, e.dev, e.appID, webhook.EndpointInput{URL: r.srv.URL,
+			EventTypes: []string{webhook.EventAuthorizationGranted, webhook.EventAuthorizationRevoked, webhook.EventTokenRevoked}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.secret = sec
+		events := []oauth.Event{
+			{Kind: oauth.EventAuthorizationGranted, ClientID: e.appID, UserID: "u1", Scopes: []string{"profile:read"}},
+			{Kind: oauth.EventTokenRevoked, ClientID: e.appID, UserID: "u1", TokenKind: store.TokenRefresh},
+			{Kind: oauth.EventAuthorizationRevoked, ClientID: e.appID, UserID: "u1"},
+		}
+		for _, ev := range events {
+			if err := e.Store.InTx(e.Ctx, func(tx store.Store) error { return e.svc.OnOAuthEvent(e.Ctx, tx, ev) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		boom := errors.New("the change failed")
+		err = e.Store.InTx(e.Ctx, func(tx store.Store) error {
+			if err := e.svc.OnOAuthEvent(e.Ctx, tx, events[0]); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		e.drain(t, 5)
+		got := r.received()
+		if len(got) != 3 {
+			t.Fatalf("received %d, want 3", len(got))
+		}
+		want := []string{`"type":"authorization.granted"`, `"type":"token.revoked"`, `"type":"authorization.revoked"`}
+		bodies := ""
+		for _, g := range got {
+			if g.Verified != nil {
+				t.Fatal(g.Verified)
+			}
+			bodies += g.Body
+		}
+		for _, w := range append(want, `"scopes":["profile:read"]`, `"token_type":"refresh"`, `"user_id":"u1"`) {
+			if !strings.Contains(bodies, w) {
+				t.Errorf("no %s in %s", w, bodies)
+			}
+		}
+		_ = ep
 	})
 }
