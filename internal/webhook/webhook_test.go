@@ -112,7 +112,7 @@ type env struct {
 
 // replica is a webhook service with its own outbox on st, as another
 // replica of the server would run, sharing the master key.
-func (e *env) replica(t *testing.T, st store.Store, policy webhook.AddressPolicy) (*webhook.Service, *outbox.Outbox) {
+func (e *env) replica(t testing.TB, st store.Store, policy webhook.AddressPolicy) (*webhook.Service, *outbox.Outbox) {
 	t.Helper()
 	box, err := outbox.New(st, e.Clock.Now, rand.Reader, nil, nil, outbox.Options{Batch: 3})
 	if err != nil {
@@ -126,7 +126,7 @@ func (e *env) replica(t *testing.T, st store.Store, policy webhook.AddressPolicy
 	return svc, box
 }
 
-func newEnv(t *testing.T, st *sqlstore.Store, policy webhook.AddressPolicy) *env {
+func newEnv(t testing.TB, st *sqlstore.Store, policy webhook.AddressPolicy) *env {
 	t.Helper()
 	e := &env{Env: tt.New(t, st, tt.Options{})}
 	master := make([]byte, 32)
