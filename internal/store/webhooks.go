@@ -99,7 +99,8 @@ type Webhooks interface {
 	// ErrConflict when that attempt number is logged already, ErrNotFound
 	// for an unknown delivery.
 	RecordWebhookAttempt(ctx context.Context, deliveryID string, a WebhookAttempt, state string) error
-	// SetWebhookDeliveryState moves a delivery to state (a redelivery puts
-	// it back to pending); ErrNotFound when unknown.
-	SetWebhookDeliveryState(ctx context.Context, id, state string, at time.Time) error
+	// RequeueWebhookDelivery puts a delivered or failed delivery back to
+	// pending and reports true; false when it is pending already (so it is
+	// queued once, however many ask at once). ErrNotFound when unknown.
+	RequeueWebhookDelivery(ctx context.Context, id string, at time.Time) (bool, error)
 }

@@ -577,8 +577,9 @@ func (s *Service) Delivery(ctx context.Context, a apps.Actor, id, deliveryID str
 	return d, err
 }
 
-// Redeliver sends a delivery again, with the same webhook-id (receivers
-// de-duplicate on it) and a fresh retry schedule.
+// Redeliver sends a delivered or failed delivery again, with the same
+// webhook-id (receivers de-duplicate on it) and a fresh retry schedule; a
+// pending one is left to its schedule.
 func (s *Service) Redeliver(ctx context.Context, a apps.Actor, id, deliveryID string) error {
 	e, err := s.endpoint(ctx, a, id)
 	if err != nil {
@@ -592,10 +593,13 @@ func (s *Service) Redeliver(ctx context.Context, a apps.Actor, id, deliveryID st
 		return err
 	}
 	return s.cfg.Store.InTx(ctx, func(tx store.Store) error {
-		if err := tx.SetWebhookDeliveryState(ctx, d.ID, store.WebhookPending, s.now()); err != nil {
+		// A pending delivery is queued already: a second message could
+		// put it in flight twice at once.
+		moved, err := tx.RequeueWebhookDelivery(ctx, d.ID, s.now())
+		if err != nil || !moved {
 			return err
 		}
-		_, err := s.cfg.Outbox.Enqueue(ctx, tx, Topic, d.ID)
+		_, err = s.cfg.Outbox.Enqueue(ctx, tx, Topic, d.ID)
 		return err
 	})
 }

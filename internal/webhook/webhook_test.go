@@ -333,6 +333,28 @@ func TestReceiverDownThenUp(t *testing.T) {
 		if last := got[len(got)-1]; last.ID != first || last.Verified != nil {
 			t.Fatalf("redelivered %+v", last)
 		}
+
+		// Redelivering a pending delivery leaves it to its schedule: it
+		// arrives once.
+		pending, err := e.svc.SendTest(e.Ctx, e.dev, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := e.svc.Redeliver(e.Ctx, e.dev, ep.ID, pending); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.drain(t, 3)
+		n := 0
+		for _, g := range r.received() {
+			if g.ID == pending {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("a pending delivery redelivered twice arrived %d times", n)
+		}
 	})
 }
 

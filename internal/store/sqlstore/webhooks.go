@@ -214,8 +214,23 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, deliveryID string, a s
 	}))
 }
 
-// SetWebhookDeliveryState implements store.Webhooks.
-func (s *Store) SetWebhookDeliveryState(ctx context.Context, id, state string, at time.Time) error {
-	res, err := s.wq.exec(ctx, `UPDATE webhook_deliveries SET state = ?, updated_at = ? WHERE id = ?`, state, ms(at), id)
-	return affectedOne("set webhook delivery state", res, err)
+// RequeueWebhookDelivery implements store.Webhooks. The state condition
+// in the UPDATE decides between concurrent callers.
+func (s *Store) RequeueWebhookDelivery(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := s.wq.exec(ctx, `UPDATE webhook_deliveries SET state = ?, updated_at = ? WHERE id = ? AND state <> ?`,
+		store.WebhookPending, ms(at), id, store.WebhookPending)
+	if err != nil {
+		return false, mapErr("requeue webhook delivery", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, mapErr("requeue webhook delivery", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	if _, err := s.WebhookDeliveryByID(ctx, id); err != nil {
+		return false, err
+	}
+	return false, nil
 }

@@ -182,11 +182,19 @@ func testWebhookDeliveries(t *testing.T, f *fixture) {
 	equal(t, "2 response", second.Response, "ok")
 	equal(t, "2 latency", second.Latency, a2.Latency)
 
-	must(t, f.s.SetWebhookDeliveryState(f.ctx, d1.ID, store.WebhookPending, f.at(2*time.Hour)))
+	moved, err := f.s.RequeueWebhookDelivery(f.ctx, d1.ID, f.at(2*time.Hour))
+	must(t, err)
+	equal(t, "requeued", moved, true)
 	got, err = f.s.WebhookDeliveryByID(f.ctx, d1.ID)
 	must(t, err)
 	equal(t, "redelivered state", got.State, store.WebhookPending)
-	wantErr(t, f.s.SetWebhookDeliveryState(f.ctx, "nope", store.WebhookPending, f.now), store.ErrNotFound)
+	equal(t, "requeued at", got.UpdatedAt, f.at(2*time.Hour).Truncate(time.Millisecond))
+	// Pending already: not queued twice.
+	moved, err = f.s.RequeueWebhookDelivery(f.ctx, d1.ID, f.at(3*time.Hour))
+	must(t, err)
+	equal(t, "requeued twice", moved, false)
+	_, err = f.s.RequeueWebhookDelivery(f.ctx, "nope", f.now)
+	wantErr(t, err, store.ErrNotFound)
 	_, err = f.s.WebhookDeliveryByID(f.ctx, "nope")
 	wantErr(t, err, store.ErrNotFound)
 }
