@@ -68,9 +68,25 @@
 // request. Concurrent requests with the same uncached credential share one
 // introspection call.
 //
+// # Local validation of JWT access tokens
+//
+// When Gatehouse issues JWT access tokens (RFC 9068; access_token_format
+// jwt), a JWTValidator checks them without a call per request: signature
+// against the keys published at <issuer>/oauth/jwks (fetched once, cached,
+// refetched on an unknown "kid" at most once per RefreshInterval), typ
+// at+jwt (an ID token is refused), alg RS256, ES256 or EdDSA matching the
+// key (never none or HS256), iss, aud containing this API's identifier, exp,
+// nbf and iat. Any other credential (opaque tokens, PATs, API keys) goes to
+// its Fallback, typically an Introspector.
+//
+// The trade-off: a JWT checked offline stays valid until it expires even if
+// it was revoked. Gatehouse keeps JWT access tokens short-lived (5 minutes
+// by default); where revocation must take effect at once, use opaque tokens
+// or the Introspector.
+//
 // # Other validators
 //
-// Validator is the seam for other ways of checking a credential, such as
-// local validation of signed tokens: anything that returns a *Principal, or
-// ErrInvalidToken for a credential to refuse, plugs into New.
+// Validator is the seam for other ways of checking a credential: anything
+// that returns a *Principal, or ErrInvalidToken for a credential to refuse,
+// plugs into New.
 package bearer

@@ -83,3 +83,29 @@ func ExampleMiddleware_Require() {
 	// 403 Bearer realm="cards", error="insufficient_scope", error_description="The credential does not carry the scope this request needs: cards:read cards:write.", scope="cards:read cards:write"
 	// {"error":"insufficient_scope","error_description":"The credential does not carry the scope this request needs: cards:read cards:write."}
 }
+
+// Validate JWT access tokens locally against the issuer's JWKS and send
+// every other credential (opaque tokens, PATs, API keys) to introspection.
+func ExampleNewJWTValidator() {
+	in, err := bearer.NewIntrospector(bearer.IntrospectorOptions{
+		Endpoint:     "https://auth.example.com/oauth2/introspect",
+		ClientID:     "cards-api",
+		ClientSecret: "the-client-secret",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := bearer.NewJWTValidator(bearer.JWTOptions{
+		Issuer:   "https://auth.example.com",  // "iss" must equal it
+		Audience: "https://cards.example.com", // "aud" must contain it
+		Fallback: in,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mw, err := bearer.New(v, bearer.Options{Realm: "cards"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = mw.Require("cards:read")
+}

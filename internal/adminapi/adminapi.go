@@ -68,6 +68,8 @@ type Handler struct {
 	log   *slog.Logger
 	// webhooks is nil unless WithWebhooks was called (webhooks.go).
 	webhooks Webhooks
+	// appsvc serves the app routes (nil: they are not mounted).
+	appsvc AppService
 }
 
 // New builds the handler.
@@ -85,7 +87,14 @@ type Route struct{ Method, Path string }
 // Routes lists every route the handler mounts; the OpenAPI test checks each
 // is documented.
 func (h *Handler) routeTable() map[Route]http.HandlerFunc {
-	t := map[Route]http.HandlerFunc{
+	m := h.bearerRoutes()
+	h.inPersonRoutes(m)
+	return m
+}
+
+// bearerRoutes take the administrator's admin-scoped personal access token.
+func (h *Handler) bearerRoutes() map[Route]http.HandlerFunc {
+	m := map[Route]http.HandlerFunc{
 		{"GET", "/admin/users"}:                             h.listUsers,
 		{"GET", "/admin/users/{id}"}:                        h.showUser,
 		{"POST", "/admin/users/{id}/disable"}:               h.userAction(h.admin.Disable),
@@ -94,8 +103,9 @@ func (h *Handler) routeTable() map[Route]http.HandlerFunc {
 		{"POST", "/admin/users/{id}/reset-2fa"}:             h.userAction(h.admin.ResetSecondFactor),
 		{"POST", "/admin/users/{id}/force-password-change"}: h.userAction(h.admin.ForcePasswordChange),
 	}
-	maps.Copy(t, h.webhookRoutes())
-	return t
+	h.appRoutes(m)
+	maps.Copy(m, h.webhookRoutes())
+	return m
 }
 
 // RouteList returns the mounted routes.
@@ -109,8 +119,13 @@ func (h *Handler) RouteList() []Route {
 
 // Routes mounts the admin API and its OpenAPI document.
 func (h *Handler) Routes(mux *http.ServeMux) {
-	for r, f := range h.routeTable() {
+	for r, f := range h.bearerRoutes() {
 		mux.Handle(r.Method+" "+r.Path, h.requireAdmin(f))
+	}
+	inPerson := map[Route]http.HandlerFunc{}
+	h.inPersonRoutes(inPerson)
+	for r, f := range inPerson {
+		mux.Handle(r.Method+" "+r.Path, h.requireAdminInPerson(f))
 	}
 	mux.HandleFunc("GET /admin/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/gatehouse/gatehouse/internal/adminapi"
+	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/pat"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -25,6 +27,7 @@ import (
 type fixture struct {
 	e        *tt.Env
 	h        *adminapi.Handler
+	apps     *apps.Service
 	url      string
 	adminID  string
 	userID   string
@@ -44,12 +47,17 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 		}
 		return c.Token
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithWebhooks(newWebhooks(t, e))
+	svc, err := apps.New(apps.Config{Store: st, Hasher: e.Hasher, Now: e.Clock.Now, Random: rand.Reader,
+		Scopes: e.Scopes, APIKeys: e.APIKeys, OAuth: e.OAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e))
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{e: e, h: h, url: srv.URL, adminID: admin.ID, userID: user.ID,
+	return &fixture{e: e, h: h, apps: svc, url: srv.URL, adminID: admin.ID, userID: user.ID,
 		adminPAT: mint(admin.ID, []string{scope.Admin}), plainPAT: mint(admin.ID, nil), userPAT: mint(user.ID, nil)}
 }
 
@@ -62,9 +70,26 @@ type result struct {
 
 func (f *fixture) do(t *testing.T, method, path, token string) result {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.url+path, nil)
+	var headers []string
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		headers = tt.Bearer(token)
+	}
+	return f.send(t, method, path, "", headers...)
+}
+
+// send makes a request with a JSON body ("" for none) and header pairs.
+func (f *fixture) send(t *testing.T, method, path, body string, headers ...string) result {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, f.url+path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -244,12 +269,13 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	exerciseWebhooks(t, f, check)
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")
-		if method != "POST" {
+		if method != "POST" || !strings.HasPrefix(path, "/admin/users/") {
 			continue
 		}
 		check(f.do(t, method, strings.Replace(path, "{id}", f.userID, 1), f.adminPAT))
 		check(f.do(t, method, strings.Replace(path, "{id}", "nope", 1), f.adminPAT))
 	}
+	checkAppRoutes(t, f, check)
 	for r := range mounted {
 		codes := exercised[r]
 		ok, bad := false, false

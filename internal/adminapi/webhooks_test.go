@@ -39,7 +39,7 @@ func newWebhooks(t *testing.T, e *tt.Env) *webhook.Service {
 	return svc
 }
 
-func (f *fixture) send(t *testing.T, method, path, token, body string) result {
+func (f *fixture) sendWithToken(t *testing.T, method, path, token, body string) result {
 	t.Helper()
 	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
@@ -61,9 +61,9 @@ func exerciseWebhooks(t *testing.T, f *fixture, check func(result)) {
 	base := "/admin/apps/" + app.ID + "/webhooks"
 	check(f.do(t, "GET", base, f.adminPAT))
 	check(f.do(t, "GET", base, f.userPAT))
-	check(f.send(t, "POST", base, f.adminPAT, `{"url":"https://127.0.0.1/hook","event_types":["app.approved"]}`)) // loopback: 400
-	check(f.send(t, "POST", base, f.adminPAT, `not json`))
-	created := f.send(t, "POST", base, f.adminPAT, `{"url":"https://93.184.215.14/hook","event_types":["app.approved","webhook.test"],"description":"ops"}`)
+	check(f.sendWithToken(t, "POST", base, f.adminPAT, `{"url":"https://127.0.0.1/hook","event_types":["app.approved"]}`)) // loopback: 400
+	check(f.sendWithToken(t, "POST", base, f.adminPAT, `not json`))
+	created := f.sendWithToken(t, "POST", base, f.adminPAT, `{"url":"https://93.184.215.14/hook","event_types":["app.approved","webhook.test"],"description":"ops"}`)
 	check(created)
 	var c struct {
 		Webhook webhook.Endpoint
@@ -77,6 +77,7 @@ func exerciseWebhooks(t *testing.T, f *fixture, check func(result)) {
 		t.Fatalf("list shows %s", listed.body)
 	}
 	check(f.do(t, "POST", "/admin/webhooks/"+c.Webhook.ID+"/test", f.adminPAT))
+	check(f.do(t, "POST", "/admin/webhooks/nope/test", f.adminPAT))
 	log := f.do(t, "GET", "/admin/webhooks/"+c.Webhook.ID+"/deliveries", f.adminPAT)
 	check(log)
 	var l struct{ Deliveries []adminapi.Delivery }

@@ -43,7 +43,7 @@ func (a *App) buildAccounts() error {
 	wc := web.Config{
 		Issuer: a.Config.Issuer, SiteName: a.Config.SiteName, LogoURL: a.Config.LogoURL,
 		AccentColor: a.Config.AccentColor, DisableSignup: !a.Config.SignupOpen(),
-		AppNames: appNames{a}, Mail: a.buildAccountMail(),
+		AppNames: appNames{a}, Mail: a.buildAccountMail(), Sandbox: a.sandbox(),
 	}
 	if a.Config.SupportContact != "" {
 		// Validated with the configuration, so this cannot fail here.

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oauth"
+	"github.com/gatehouse/gatehouse/internal/portal"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -79,6 +80,7 @@ type App struct {
 	Keys          *keys.Manager        // JWT signing keys and the JWKS (nil for the migrate command)
 	emailServices                      // outbox and mailer (outgoing email)
 	Apps          *apps.Service        // app management: every change to an app (issue 11)
+	portal        *portal.Handler      // the developer portal (/portal)
 	rateLimits                         // per-route-class rate limits (ratelimit.go)
 	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
 }
@@ -233,6 +235,9 @@ func (a *App) buildServices() error {
 	if err := a.buildApps(); err != nil {
 		return err
 	}
+	if err := a.buildPortal(); err != nil {
+		return err
+	}
 	if err := a.buildWebhooks(); err != nil {
 		return err
 	}
@@ -250,7 +255,7 @@ func (a *App) Handler(version string) http.Handler {
 	areas := []server.Area{
 		// wiring: areas
 		a.Accounts, api.NewMe(a.Identity, a.Authn, a.Log),
-		a.oauthArea(), a.Gateway, jwksArea{a.Keys}, a.adminArea(), a.consoleArea(),
+		a.oauthArea(), a.Gateway, jwksArea{a.Keys}, a.adminArea(), a.consoleArea(), a.portal,
 		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)

@@ -194,6 +194,9 @@ func TestPagesLayoutAndContrast(t *testing.T) {
 	open("apps", "/account/apps", "main h1")
 	open("console-users", "/console/users", "#users")
 	open("console-user", "/console/users/"+u.ID, "#subject-state")
+	open("console", "/console", "#review-queue")
+	open("console-apps", "/console/apps", "#apps")
+	open("console-app", "/console/apps/"+client.ID, "#app-status")
 	open("account-2", "/account", "#twofactor-status")
 	do("start two-factor",
 		chromedp.Click(chromedp.CSS(`form[action="/account/2fa/start"] button`)),

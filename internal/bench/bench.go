@@ -157,6 +157,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		base  string
 		srv   *serverProc
 		admin = o.admin
+		spawn spawnFunc
 	)
 	if o.Target != "" {
 		base = strings.TrimRight(o.Target, "/")
@@ -185,6 +186,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 		database := filepath.Join(dir, "gatehouse.db")
 		rep.Database = "sqlite"
+		var pgURL string
 		if o.Database != "" {
 			if !isPostgresURL(o.Database) {
 				return nil, fmt.Errorf("--database: want a postgres:// URL (the default is a fresh temporary SQLite file)")
@@ -194,7 +196,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				return nil, err
 			}
 			defer drop()
-			database, rep.Database = u, "postgres"
+			database, rep.Database, pgURL = u, "postgres", o.Database
 		}
 		addr, err := freeLoopbackAddr()
 		if err != nil {
@@ -221,12 +223,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if admin == nil {
 			admin = &adminCLI{binary: bin, env: env}
 		}
+		spawn = newSpawner(bin, dir, cfgFile, pgURL)
 	}
 
 	c := newHTTPClient(base, o.Concurrency)
 	defer c.close()
 	rep.ServerVersion = serverVersion(ctx, c)
-	fx := &fixtures{c: c, admin: admin}
+	fx := &fixtures{c: c, admin: admin, spawn: spawn}
 	defer fx.close()
 
 	for _, w := range o.selected() {
@@ -284,6 +287,9 @@ func runWorkload(ctx context.Context, o *Options, w workload, fx *fixtures, srv 
 	pctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	ops, err := w.prepare(pctx, fx, o.Concurrency)
 	cancel()
+	if m := fx.takeMeasured(); m != nil {
+		srv = m // the workload loads another server child
+	}
 	if err != nil {
 		var na *NotAvailableError
 		if errors.As(err, &na) {

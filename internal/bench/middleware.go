@@ -87,7 +87,15 @@ func (f *fixtures) startProtectedAPI(ctx context.Context, cacheTTL time.Duration
 	if err != nil {
 		return "", err
 	}
-	mw, err := bearer.New(in, bearer.Options{Realm: "bench", Kinds: []string{kind}})
+	return f.serveProtected(in, kind, hc.CloseIdleConnections)
+}
+
+// serveProtected serves, on a fresh loopback port of this process, one
+// trivial route guarded by bearer.New(v).Require(benchScope) accepting
+// credentials of kind, and returns its URL; it stops when the run ends,
+// then cleanup (if any) runs.
+func (f *fixtures) serveProtected(v bearer.Validator, kind string, cleanup func()) (string, error) {
+	mw, err := bearer.New(v, bearer.Options{Realm: "bench", Kinds: []string{kind}})
 	if err != nil {
 		return "", err
 	}
@@ -105,7 +113,9 @@ func (f *fixtures) startProtectedAPI(ctx context.Context, cacheTTL time.Duration
 	go srv.Serve(ln)
 	f.onClose(func() {
 		srv.Close()
-		hc.CloseIdleConnections()
+		if cleanup != nil {
+			cleanup()
+		}
 	})
 	return "http://" + ln.Addr().String() + benchAPIPath, nil
 }

@@ -50,6 +50,9 @@ func (rep *Report) computeChecks() {
 		if r.Name == "client_credentials" && r.Status == StatusOK && rep.Database == "postgres" {
 			add("client_credentials on PostgreSQL", "≥ 8,500/s", fmtRate(r.OpsPerSecond), r.OpsPerSecond >= 8500)
 		}
+		if (r.Name == "jwt_client_credentials_eddsa" || r.Name == "jwt_client_credentials_es256") && r.Status == StatusOK {
+			add(r.Name+" rate", "≥ 10,000 req/s", fmtRate(r.OpsPerSecond)+" req/s", r.OpsPerSecond >= 10000)
+		}
 	}
 	if s := rep.Server; s != nil {
 		add("idle RSS", "≤ 40 MB", fmt.Sprintf("%.1f MB", float64(s.IdleRSSBytes)/1e6), s.IdleRSSBytes <= 40e6)

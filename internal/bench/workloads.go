@@ -67,6 +67,10 @@ type fixtures struct {
 	rs              ClientCreds // the bench API's resource-server client
 
 	closers []func() // what the run stops at its end (in-process APIs)
+
+	spawn    spawnFunc             // nil against --target
+	jwt      map[string]*jwtServer // JWT server children by algorithm
+	measured *serverProc           // set by a workload measuring another child
 }
 
 // once runs make the first time key is needed and remembers its error.
@@ -512,6 +516,26 @@ var workloads = []workload{
 	{
 		Name: "middleware_pat_nocache", Title: "GET on an API in the bench process guarded by the bearer middleware, cache off: each request → POST /oauth2/introspect as a resource server, Bearer personal access token (one per worker, up to 50)", ReqsPerOp: 2,
 		prepare: middlewareCall(bearer.KindPAT, true, workerPATs),
+	},
+	{
+		Name: "jwt_client_credentials_rs256", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed RS256 (separate server child)", ReqsPerOp: 1,
+		prepare: jwtClientCredentials("RS256"),
+	},
+	{
+		Name: "jwt_client_credentials_es256", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed ES256 (separate server child)", ReqsPerOp: 1,
+		prepare: jwtClientCredentials("ES256"),
+	},
+	{
+		Name: "jwt_client_credentials_eddsa", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed EdDSA (separate server child)", ReqsPerOp: 1,
+		prepare: jwtClientCredentials("EdDSA"),
+	},
+	{
+		Name: "middleware_jwt", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally (JWKS and verified tokens cached: no Gatehouse call)", ReqsPerOp: 1,
+		prepare: middlewareJWT(false),
+	},
+	{
+		Name: "middleware_jwt_nocache", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally, verified-token cache off (a signature check per request)", ReqsPerOp: 1,
+		prepare: middlewareJWT(true),
 	},
 	{
 		Name: "auth_code", Title: "authorize (session, remembered consent) → code → POST /oauth2/token, PKCE S256", ReqsPerOp: 2,

@@ -11,12 +11,12 @@ import (
 // appCommands are the review and secret verbs of the app service; the
 // operator at the shell acts as apps.SystemActor.
 func appCommands() []Command {
-	return []Command{
+	return append([]Command{
 		{Path: "app approve", Args: "CLIENT_ID", Summary: "approve an app and everything of it awaiting review", Run: runAppApprove},
 		{Path: "app reject", Args: "CLIENT_ID", Summary: "reject an app (or its parts awaiting review) with --reason", Run: runAppReject},
 		{Path: "app rotate-secret", Args: "CLIENT_ID", Summary: "add a second secret (printed once); the old one retires after the grace period", Run: runAppRotate},
 		{Path: "app retire-secret", Args: "CLIENT_ID SECRET_ID", Summary: "stop one of an app's secrets at once", Run: runAppRetire},
-	}
+	}, appAdminCommands()...)
 }
 
 func runAppApprove(ctx context.Context, env *Env, args []string) error {

@@ -426,7 +426,16 @@ func (s *Service) NeedsConsent(ctx context.Context, userID string, a *Authorizat
 // ConsentView is what the consent page shows about a request.
 type ConsentView struct {
 	ClientID, ClientName, ClientDescription string
-	OwnerName, OwnerEmail                   string
+	// HomepageURL, PrivacyURL and TermsURL are the links the developer
+	// registered; LogoURL is the logo Gatehouse stores and serves itself
+	// (never a hot-linked image). Each is "" when there is none. The
+	// developer's personal details (their email) are never shown: people
+	// decide on the app, and the address would be harvested.
+	HomepageURL, PrivacyURL, TermsURL, LogoURL string
+	// Reviewed: the operator approved the app after review. Unreviewed:
+	// the app is live without review (a sandbox approves on registration),
+	// so the page warns.
+	Reviewed, Unreviewed bool
 	// Groups are the requested scopes under their consent-page headings,
 	// sensitive ones first (scope.Catalog.Groups).
 	Groups       []scope.Group
@@ -472,13 +481,7 @@ func (s *Service) DescribeConsent(ctx context.Context, a *Authorization) (*Conse
 	if u, err := url.Parse(a.RedirectURI); err == nil {
 		v.RedirectHost = u.Host
 	}
-	owner, err := s.st.UserByID(ctx, a.Client.OwnerID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if owner != nil {
-		v.OwnerName, v.OwnerEmail = owner.Name, owner.Email
-	}
+	describeApp(v, a.Client)
 	return v, nil
 }
 

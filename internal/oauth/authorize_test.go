@@ -193,12 +193,16 @@ func TestConsent(t *testing.T) {
 			return authzURL(append([]string{"response_type", "code", "client_id", a.ID, "redirect_uri", redirectURI, "scope", scope, "state", "st"}, extra...)...)
 		}
 
-		// The page: app name, owner, each scope in plain words, Allow, Deny.
+		// The page: app name, the account in use, each scope in plain
+		// words, Allow, Deny — and never the developer's email.
 		p := b.get(req("profile:read"))
 		if !isConsentPage(p) {
 			t.Fatalf("no consent page: %d %.300s", p.status, p.body)
 		}
-		for _, want := range []string{"Photo Printer", "Prints your photos.", owner.Email, "See your name, email address", `value="allow"`, `value="deny"`, `name="csrf_token"`} {
+		if strings.Contains(p.body, owner.Email) {
+			t.Error("consent page shows the developer's email")
+		}
+		for _, want := range []string{"Photo Printer", "Prints your photos.", alice.Email, "is not owned by", "Not you?", "See your name, email address", `value="allow"`, `value="deny"`, `name="csrf_token"`} {
 			if !strings.Contains(p.body, want) {
 				t.Errorf("consent page lacks %q", want)
 			}

@@ -26,7 +26,7 @@ const (
 	SigninAccount Class = "signin_account" // POST /login (per email) and /login/2fa (per account)
 	SigninAddress Class = "signin_address" // POST /login and /login/2fa, per address
 	SignupAddress Class = "signup_address" // POST /signup, per address
-	PATCreate     Class = "pat_create"     // POST /v0/me/tokens (per address and per Basic account) and /account/tokens (per address)
+	PATCreate     Class = "pat_create"     // POST /v0/me/tokens (per address and per Basic account), /account/tokens (per address), /admin/ with Basic (per account)
 	Leak          Class = "leak_address"   // POST /v0/credentials/revoke, per address
 	Admin         Class = "admin_address"  // everything under /admin/, per address
 )
@@ -49,7 +49,7 @@ func Classes() []ClassInfo {
 		{SigninAccount, "1/s burst 30", "sign-in and second-factor attempts per account (the password and code throttles still apply)"},
 		{SigninAddress, "5/s burst 100", "sign-in and second-factor attempts per client address"},
 		{SignupAddress, "1/s burst 50", "sign-up form posts per client address"},
-		{PATCreate, "2/s burst 50", "personal access token creations per client address, and per account for the API"},
+		{PATCreate, "2/s burst 50", "credential creations with a password (personal access tokens; admin API secrets and keys) per client address, and per account for the API"},
 		{Leak, "5/s burst 100", "leaked-credential reports per client address"},
 		{Admin, "20/s burst 200", "admin API requests (/admin/) per client address"},
 	}
@@ -167,7 +167,14 @@ func classify(r *http.Request, o HTTPOptions, token, page, api Responder) ([]che
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			resp = page
 		}
-		return []check{{Admin, addr}}, resp
+		cs := []check{{Admin, addr}}
+		// The admin routes that mint a credential (a client secret, an API
+		// key) take the administrator's password: counted per account too,
+		// as PAT creation is, so guessing it from many addresses is slow.
+		if user, _, ok := r.BasicAuth(); ok && user != "" {
+			cs = append(cs, check{PATCreate, hashKey(strings.ToLower(strings.TrimSpace(user)))})
+		}
+		return cs, resp
 	}
 	if r.Method != http.MethodPost {
 		return nil, nil

@@ -134,6 +134,28 @@ func TestMiddlewareClassesAndAnswers(t *testing.T) {
 		}
 	})
 
+	t.Run("admin minting with a password per account across addresses", func(t *testing.T) {
+		post := func(addr, user string) int {
+			req := httptest.NewRequest("POST", "/admin/apps/a1/rotate-secret", nil)
+			req.RemoteAddr = addr + ":1"
+			req.SetBasicAuth(user, "pw")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for i, addr := range []string{"10.4.0.1", "10.4.0.2"} {
+			if code := post(addr, "Root@example.com"); code != 200 {
+				t.Fatalf("admin mint %d: %d", i, code)
+			}
+		}
+		if code := post("10.4.0.3", "root@example.com"); code != http.StatusTooManyRequests {
+			t.Fatalf("3rd password for one administrator from a fresh address: %d, want 429", code)
+		}
+		if code := post("10.4.0.4", "other@example.com"); code != 200 {
+			t.Fatalf("another administrator refused: %d", code)
+		}
+	})
+
 	t.Run("IPv6 addresses share their /64", func(t *testing.T) {
 		send("POST", "/v0/credentials/revoke", "2001:db8::1", nil)
 		send("POST", "/v0/credentials/revoke", "2001:db8::2", nil)

@@ -439,6 +439,12 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.clearSessionCookie(w)
+	// A return_to (the consent page's "Not you?") goes back to the request
+	// the previous person was deciding, which now asks the next to sign in.
+	if rt := SafeReturnTo(r.PostFormValue("return_to")); rt != "" {
+		http.Redirect(w, r, rt, http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/login?msg=signed_out", http.StatusSeeOther)
 }
 

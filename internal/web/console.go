@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/identity"
 	"github.com/gatehouse/gatehouse/internal/oauth"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -26,6 +27,8 @@ type ConsolePages struct {
 	apps interface {
 		AuthorizedApps(ctx context.Context, userID string) ([]oauth.AuthorizedApp, error)
 	}
+	// appsvc serves the app pages (nil: only the user pages exist).
+	appsvc *apps.Service
 }
 
 // NewConsolePages returns the area.
@@ -51,7 +54,10 @@ var consoleActions = map[string]struct {
 
 // Routes implements server.Area.
 func (c *ConsolePages) Routes(mux *http.ServeMux) {
-	mux.Handle("GET /console", c.h.Wrap(http.RedirectHandler("/console/users", http.StatusSeeOther)))
+	mux.Handle("GET /console", c.h.Wrap(http.HandlerFunc(c.overview)))
+	if c.appsvc != nil {
+		c.appRoutes(mux)
+	}
 	mux.Handle("GET /console/users", c.h.Wrap(http.HandlerFunc(c.users)))
 	mux.Handle("GET /console/users/{id}", c.h.Wrap(http.HandlerFunc(c.user)))
 	mux.Handle("POST /console/users/{id}/{action}", c.h.Wrap(c.h.RequireCSRF(http.HandlerFunc(c.act))))

@@ -57,6 +57,9 @@ type consentData struct {
 	View   *oauth.ConsentView
 	Fields []hiddenField
 	Action string
+	// NotYouReturnTo is the authorization request itself: "Not you?" signs
+	// out and comes back to it, so the right person can sign in and decide.
+	NotYouReturnTo string
 }
 
 // RenderConsent implements oauth.UI.
@@ -70,7 +73,8 @@ func (u *OAuthUI) RenderConsent(w http.ResponseWriter, r *http.Request, v *oauth
 	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
 	u.h.Render(w, r, http.StatusOK, "oauth_consent.html", Page{
 		Title: "Allow " + v.ClientName + " to use your account?",
-		Data:  consentData{View: v, Fields: fields, Action: oauth.PathConsent},
+		Data: consentData{View: v, Fields: fields, Action: oauth.PathConsent,
+			NotYouReturnTo: SafeReturnTo(oauth.PathAuthorize + "?" + v.Fields.Encode())},
 	})
 }
 

@@ -64,6 +64,9 @@ type Config struct {
 	// Mail, when set, sends the account emails: verification at sign-up,
 	// new-device and security notices (see email_pages.go).
 	Mail AccountMail
+	// Sandbox marks a sandbox deployment (the `environment` setting): every
+	// page carries a banner so nobody mistakes it for production.
+	Sandbox bool
 }
 
 // AppNamer names the application behind a return URL. It is an interface so
@@ -255,6 +258,7 @@ type Page struct {
 	SupportHref   string
 	SupportLabel  string
 	SignupEnabled bool
+	Sandbox       bool
 	User          *store.User // the signed-in user, or nil
 	CSRFToken     string
 }
@@ -272,6 +276,7 @@ func (h *Handler) Render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.SiteName, p.LogoURL = h.cfg.SiteName, h.cfg.LogoURL
 	p.SupportHref, p.SupportLabel = h.cfg.SupportHref, h.cfg.SupportLabel
 	p.SignupEnabled = !h.cfg.DisableSignup
+	p.Sandbox = h.cfg.Sandbox
 	st := h.state(r)
 	if p.User == nil && st.sess != nil && !st.sess.MFAPending {
 		p.User = st.user
