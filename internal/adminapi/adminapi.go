@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ type Handler struct {
 	apps  Authorized
 	auth  *authn.Authenticator
 	log   *slog.Logger
+	// webhooks is nil unless WithWebhooks was called (webhooks.go).
+	webhooks Webhooks
 	// appsvc serves the app routes (nil: they are not mounted).
 	appsvc AppService
 }
@@ -101,6 +104,7 @@ func (h *Handler) bearerRoutes() map[Route]http.HandlerFunc {
 		{"POST", "/admin/users/{id}/force-password-change"}: h.userAction(h.admin.ForcePasswordChange),
 	}
 	h.appRoutes(m)
+	maps.Copy(m, h.webhookRoutes())
 	return m
 }
 

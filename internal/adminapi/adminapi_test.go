@@ -52,7 +52,7 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc)
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e))
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -266,6 +266,7 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 		t.Errorf("user detail %s: %v", shown.body, err)
 	}
 	check(f.do(t, "GET", "/admin/users/nope", f.adminPAT))
+	exerciseWebhooks(t, f, check)
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")
 		if method != "POST" || !strings.HasPrefix(path, "/admin/users/") {

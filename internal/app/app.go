@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store/backend"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 )
 
 // SchemaMode says what Open does about the database schema version.
@@ -81,6 +82,7 @@ type App struct {
 	Apps          *apps.Service        // app management: every change to an app (issue 11)
 	portal        *portal.Handler      // the developer portal (/portal)
 	rateLimits                         // per-route-class rate limits (ratelimit.go)
+	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -234,6 +236,9 @@ func (a *App) buildServices() error {
 		return err
 	}
 	if err := a.buildPortal(); err != nil {
+		return err
+	}
+	if err := a.buildWebhooks(); err != nil {
 		return err
 	}
 	if err := a.buildGateway(); err != nil {

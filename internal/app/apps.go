@@ -17,6 +17,7 @@ func (a *App) buildApps() error {
 		Store: a.Store, Hasher: a.Hasher, Now: a.Now, Random: a.Rand, Log: a.Log,
 		Scopes: a.Scopes, APIKeys: a.APIKeys, OAuth: a.OAuth,
 		Environment: a.Config.Environment,
+		OnChange:    a.onAppChange,
 	}
 	// A sandbox app obtains only sandbox credentials: any account may
 	// register one there.

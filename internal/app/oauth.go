@@ -29,6 +29,7 @@ func (a *App) buildOAuth() error {
 		AccessTokenFormat: a.Config.AccessTokenFormat,
 		JWTAccessTokenAlg: a.Config.JWTAccessTokenAlg,
 		JWTAccessTokenTTL: a.Config.JWTAccessTokenTTL,
+		OnEvent:           a.onOAuthEvent, // webhooks.go
 	})
 	if err != nil {
 		return err

@@ -461,7 +461,10 @@ func (s *Service) rememberConsent(ctx context.Context, userID, clientID string, 
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		return tx.UpsertConsent(ctx, &store.Consent{UserID: userID, ClientID: clientID, Scopes: merged, CreatedAt: now, UpdatedAt: now})
+		if err := tx.UpsertConsent(ctx, &store.Consent{UserID: userID, ClientID: clientID, Scopes: merged, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, Event{Kind: EventAuthorizationGranted, ClientID: clientID, UserID: userID, Scopes: merged})
 	})
 }
 

@@ -71,8 +71,10 @@ func (s *Service) RevokeApp(ctx context.Context, userID, clientID string) error 
 		if err := tx.DeleteConsent(ctx, userID, clientID); err != nil {
 			return err
 		}
-		_, err := tx.RevokeGrants(ctx, userID, clientID, at)
-		return err
+		if _, err := tx.RevokeGrants(ctx, userID, clientID, at); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, Event{Kind: EventAuthorizationRevoked, ClientID: clientID, UserID: userID})
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -94,6 +96,12 @@ type TxStore interface {
 // invalidate all access tokens based on the same authorization grant". The
 // revocation endpoint and the leaked-credential report both use it.
 func RevokeToken(ctx context.Context, st TxStore, hash string, at time.Time) (*store.Token, error) {
+	return revokeToken(ctx, st, hash, at, nil)
+}
+
+// revokeToken is RevokeToken; then, when set, runs in the same transaction
+// after the revocation.
+func revokeToken(ctx context.Context, st TxStore, hash string, at time.Time, then func(tx store.Store, t *store.Token) error) (*store.Token, error) {
 	var tok *store.Token
 	err := st.InTx(ctx, func(tx store.Store) error {
 		t, err := tx.RevokeToken(ctx, hash, at)
@@ -101,10 +109,15 @@ func RevokeToken(ctx context.Context, st TxStore, hash string, at time.Time) (*s
 			return err
 		}
 		tok = t
-		if t.Kind != store.TokenRefresh || t.GrantID == "" {
-			return nil
+		if t.Kind == store.TokenRefresh && t.GrantID != "" {
+			if err := tx.RevokeGrant(ctx, t.GrantID, at); err != nil {
+				return err
+			}
 		}
-		return tx.RevokeGrant(ctx, t.GrantID, at)
+		if then != nil {
+			return then(tx, t)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

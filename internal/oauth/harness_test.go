@@ -165,6 +165,8 @@ type envOpts struct {
 	realKeys bool
 	// jwtAccess (with realKeys) issues RFC 9068 JWT access tokens.
 	jwtAccess bool
+	// onEvent is the service's OnEvent.
+	onEvent func(ctx context.Context, tx store.Store, ev oauth.Event) error
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts) *env {
@@ -224,6 +226,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
 		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: signer, JWT: jwtKeys, AccessTokenFormat: format,
+		OnEvent: o.onEvent,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -57,7 +57,10 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 	if info.ClientID != c.ID {
 		return ErrUnauthorizedClient("the token was issued to another client")
 	}
-	if _, err := RevokeToken(ctx, s.st, hash, s.time()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	_, err = revokeToken(ctx, s.st, hash, s.time(), func(tx store.Store, t *store.Token) error {
+		return s.emit(ctx, tx, Event{Kind: EventTokenRevoked, ClientID: t.ClientID, UserID: t.UserID, TokenKind: t.Kind})
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ErrServerError(err)
 	}
 	return nil

@@ -21,6 +21,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +111,10 @@ type Options struct {
 	// JWTAccessTokenTTL caps a JWT access token's life (default
 	// DefaultJWTAccessTokenTTL).
 	JWTAccessTokenTTL time.Duration
+	// OnEvent is called inside the transaction of a consent, an app's
+	// revocation by its user and a token revocation (events.go); an error
+	// rolls the change back. Nil: no-op.
+	OnEvent func(ctx context.Context, tx store.Store, ev Event) error
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -131,6 +136,7 @@ type Service struct {
 	scopes     *scope.Holder
 	signer     Signer
 	idTokenTTL time.Duration
+	onEvent    func(ctx context.Context, tx store.Store, ev Event) error
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -162,7 +168,7 @@ func NewService(o Options) (*Service, error) {
 		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
-		signer: o.Signer, idTokenTTL: o.IDTokenTTL,
+		signer: o.Signer, idTokenTTL: o.IDTokenTTL, onEvent: o.OnEvent,
 	}
 	if s.idTokenTTL <= 0 {
 		s.idTokenTTL = DefaultIDTokenTTL

@@ -101,6 +101,9 @@ type Outbox struct {
 	log      *slog.Logger
 	opts     Options
 	handlers map[string]Handler
+	// policies override the retry schedule per topic (webhooks retry for
+	// days, email for hours).
+	policies map[string]Policy
 	// wake lets Enqueue's callers nudge an idle worker (best effort).
 	wake       chan struct{}
 	deliveries *prometheus.CounterVec
@@ -111,12 +114,16 @@ func New(s store.Store, now func() time.Time, r io.Reader, log *slog.Logger, reg
 	if r == nil {
 		r = rand.Reader
 	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := opts.defaults(r); err != nil {
 		return nil, err
 	}
 	o := &Outbox{
 		store: s, now: now, rand: r, log: log, opts: opts,
 		handlers: map[string]Handler{},
+		policies: map[string]Policy{},
 		wake:     make(chan struct{}, 1),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_outbox_deliveries_total",
@@ -133,6 +140,45 @@ func New(s store.Store, now func() time.Time, r io.Reader, log *slog.Logger, reg
 
 // Handle registers the handler of topic. Call it before Run.
 func (o *Outbox) Handle(topic string, h Handler) { o.handlers[topic] = h }
+
+// Policy is a topic's own retry schedule; zero fields take the Options'.
+type Policy struct {
+	MaxAttempts         int
+	BaseDelay, MaxDelay time.Duration
+}
+
+// HandlePolicy registers the handler of topic with its own retry schedule.
+// Call it before Run.
+func (o *Outbox) HandlePolicy(topic string, h Handler, p Policy) {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = o.opts.MaxAttempts
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = o.opts.BaseDelay
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = o.opts.MaxDelay
+	}
+	o.handlers[topic] = h
+	o.policies[topic] = p
+}
+
+func (o *Outbox) policy(topic string) Policy {
+	if p, ok := o.policies[topic]; ok {
+		return p
+	}
+	return Policy{MaxAttempts: o.opts.MaxAttempts, BaseDelay: o.opts.BaseDelay, MaxDelay: o.opts.MaxDelay}
+}
+
+type attemptKey struct{}
+
+// Attempt tells a handler which attempt at its message this is (1-based)
+// and whether it is the last one the topic's policy allows; 0, false
+// outside a delivery.
+func Attempt(ctx context.Context) (n int, last bool) {
+	v, _ := ctx.Value(attemptKey{}).([2]int)
+	return v[0], v[0] > 0 && v[0] >= v[1]
+}
 
 // Enqueue adds a message for topic, due now. Pass the Store InTx handed to
 // the caller so the message commits (or rolls back) with the caller's
@@ -203,6 +249,7 @@ func (o *Outbox) deliver(ctx context.Context, m store.OutboxMessage) {
 		// Half the lease: the outcome must be recorded while the lease
 		// still holds, or another worker may deliver the message again.
 		hctx, cancel := context.WithTimeout(ctx, o.opts.Lease/2)
+		hctx = context.WithValue(hctx, attemptKey{}, [2]int{m.Attempts, o.policy(m.Topic).MaxAttempts})
 		err = safeCall(hctx, h, m.Payload)
 		cancel()
 	}
@@ -218,13 +265,13 @@ func (o *Outbox) deliver(ctx context.Context, m store.OutboxMessage) {
 	case err == nil:
 		outcome = "delivered"
 		serr = o.store.CompleteOutbox(rctx, m.ID, o.opts.Owner, now)
-	case errors.As(err, &perm) || m.Attempts >= o.opts.MaxAttempts:
+	case errors.As(err, &perm) || m.Attempts >= o.policy(m.Topic).MaxAttempts:
 		outcome = "failed"
 		log.Error("outbox: giving up on message", "err", err)
 		serr = o.store.FailOutbox(rctx, m.ID, o.opts.Owner, now, truncate(err.Error()))
 	default:
 		outcome = "retry"
-		next := now.Add(o.Backoff(m.Attempts))
+		next := now.Add(o.backoff(o.policy(m.Topic), m.Attempts))
 		log.Warn("outbox: delivery failed, will retry", "err", err, "next_attempt_at", next)
 		serr = o.store.RetryOutbox(rctx, m.ID, o.opts.Owner, next, truncate(err.Error()))
 	}
@@ -249,9 +296,18 @@ func safeCall(ctx context.Context, h Handler, payload string) (err error) {
 // BaseDelay·2^(attempt-1), capped at MaxDelay, plus up to half of that at
 // random so that messages failing together do not retry together.
 func (o *Outbox) Backoff(attempt int) time.Duration {
-	d := float64(o.opts.BaseDelay) * math.Pow(2, float64(max(attempt-1, 0)))
-	if d > float64(o.opts.MaxDelay) {
-		d = float64(o.opts.MaxDelay)
+	return o.backoff(Policy{BaseDelay: o.opts.BaseDelay, MaxDelay: o.opts.MaxDelay}, attempt)
+}
+
+// TopicBackoff is Backoff under topic's policy.
+func (o *Outbox) TopicBackoff(topic string, attempt int) time.Duration {
+	return o.backoff(o.policy(topic), attempt)
+}
+
+func (o *Outbox) backoff(p Policy, attempt int) time.Duration {
+	d := float64(p.BaseDelay) * math.Pow(2, float64(max(attempt-1, 0)))
+	if d > float64(p.MaxDelay) {
+		d = float64(p.MaxDelay)
 	}
 	var b [8]byte
 	jitter := 0.0
