@@ -60,6 +60,7 @@ type Store interface {
 	AccountTokens
 	KnownDevices
 	EmailVerification
+	Audit
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when

@@ -52,7 +52,7 @@ type testCase struct {
 
 // cases lists the suite. Grouped by aggregate; races last.
 func cases() []testCase {
-	return append(coreCases(), emailCases()...)
+	return append(append(coreCases(), emailCases()...), auditCases()...)
 }
 
 func coreCases() []testCase {
