@@ -22,7 +22,9 @@ func auditCases() []testCase {
 
 // testHash stands in for the audit service's hash: anything that depends on
 // the seq and the previous hash shows whether the store chained correctly.
-func testHash(e *store.AuditEntry) string { return fmt.Sprintf("h(%d|%s|%s)", e.Seq, e.Type, e.PrevHash) }
+func testHash(e *store.AuditEntry) string {
+	return fmt.Sprintf("h(%d|%s|%s)", e.Seq, e.Type, e.PrevHash)
+}
 
 func (f *fixture) audit(typ, actor, subject string, at time.Time) *store.AuditEntry {
 	f.t.Helper()
