@@ -66,6 +66,11 @@ type AuditCheckpoint struct {
 	Hash      string
 	Signature string
 	At        time.Time
+	// HeadSeq and HeadHash are the newest entry's, as the head row keeps
+	// them (0 and "" for an empty chain), so a verifier notices entries cut
+	// off the end.
+	HeadSeq  int64
+	HeadHash string
 }
 
 // Audit is the append-only, hash-chained audit log.

@@ -122,12 +122,12 @@ func (s *Store) auditRows(ctx context.Context, op, q string, args ...any) ([]sto
 // AuditCheckpoint implements store.Audit.
 func (s *Store) AuditCheckpoint(ctx context.Context) (store.AuditCheckpoint, error) {
 	var c store.AuditCheckpoint
-	row, err := s.rq.queryRow(ctx, `SELECT checkpoint_seq, checkpoint_hash, checkpoint_sig, checkpoint_at FROM audit_head WHERE id = 1`)
+	row, err := s.rq.queryRow(ctx, `SELECT checkpoint_seq, checkpoint_hash, checkpoint_sig, checkpoint_at, seq, hash FROM audit_head WHERE id = 1`)
 	if err != nil {
 		return c, mapErr("audit checkpoint", err)
 	}
 	var at int64
-	if err := row.Scan(&c.Seq, &c.Hash, &c.Signature, &at); err != nil {
+	if err := row.Scan(&c.Seq, &c.Hash, &c.Signature, &at, &c.HeadSeq, &c.HeadHash); err != nil {
 		return c, mapErr("audit checkpoint", err)
 	}
 	if at != 0 {

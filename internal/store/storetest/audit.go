@@ -64,6 +64,8 @@ func testAuditAppendWalk(t *testing.T, f *fixture) {
 	cp, err := f.s.AuditCheckpoint(f.ctx)
 	must(t, err)
 	equal(t, "no checkpoint", cp.Seq, int64(0))
+	equal(t, "head seq", cp.HeadSeq, b.Seq)
+	equal(t, "head hash", cp.HeadHash, b.Hash)
 }
 
 func testAuditListFilters(t *testing.T, f *fixture) {
