@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -79,6 +80,8 @@ type App struct {
 	emailServices                      // outbox and mailer (outgoing email)
 	Apps          *apps.Service        // app management: every change to an app (issue 11)
 	rateLimits                         // per-route-class rate limits (ratelimit.go)
+	Audit         *audit.Log           // the hash-chained audit log (audit.go)
+	auditKey      []byte               // signs the audit log's pruning checkpoints
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -123,6 +126,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		Now: time.Now, Rand: rand.Reader, Registry: prometheus.NewRegistry(), Issuer: issuer,
 		keyCheck: keyCheck,
 		Scopes:   scope.NewHolder(catalog),
+	}
+	if a.auditKey, err = deriveAuditKey(key); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if mode != NoSchemaCheck {
 		if err := a.ensureSchema(ctx); err != nil {
@@ -216,6 +223,9 @@ func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
+	if err := a.buildAudit(); err != nil {
+		return err
+	}
 	if err := a.buildEmail(); err != nil {
 		return err
 	}
@@ -257,7 +267,7 @@ func (a *App) Handler(version string) http.Handler {
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
-		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler},
+		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler, a.auditMeta},
 		BrowserFallback: a.Accounts.BrowserFallback(),
 	}, areas...)
 }
@@ -270,6 +280,7 @@ func (a *App) RunBackground(ctx context.Context) {
 		go a.Keys.Run(ctx)
 	}
 	a.runOutbox(ctx)
+	a.runAudit(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

@@ -11,12 +11,13 @@ import (
 //
 // Only accounts whose email address is verified may register production
 // apps ("you need an active, verified account for your keys to be
-// approved"). OnChange is left for the audit log and webhooks to set.
+// approved"). OnChange records each change in the audit log (webhooks hook in there too).
 func (a *App) buildApps() error {
 	cfg := apps.Config{
 		Store: a.Store, Hasher: a.Hasher, Now: a.Now, Random: a.Rand, Log: a.Log,
 		Scopes: a.Scopes, APIKeys: a.APIKeys, OAuth: a.OAuth,
 		Environment: a.Config.Environment,
+		OnChange:    a.auditAppChange,
 	}
 	// A sandbox app obtains only sandbox credentials: any account may
 	// register one there.
