@@ -66,6 +66,9 @@ func cleanText(s string, max int) string {
 // auditAppChange records every change to an app, in the change's
 // transaction (apps.Config.OnChange).
 func (a *App) auditAppChange(ctx context.Context, tx store.Store, ev apps.Event) error {
+	if ev.Kind == apps.EventAPIKeyCreated || ev.Kind == apps.EventAPIKeyRevoked {
+		return nil // the API key service records these itself, whoever asks
+	}
 	kind, id := store.ActorUser, ev.Actor.UserID
 	switch {
 	case ev.Actor.System:

@@ -50,6 +50,8 @@ const (
 	ReplayDetected       = "replay.detected"
 	PATCreated           = "pat.created"
 	PATRevoked           = "pat.revoked"
+	APIKeyCreated        = "api_key.created"
+	APIKeyRevoked        = "api_key.revoked"
 	AdminAction          = "admin.action"
 )
 

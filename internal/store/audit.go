@@ -83,6 +83,9 @@ type Audit interface {
 	// or rolls back with the caller's change; concurrent appenders queue on
 	// the head, so the chain stays linear.
 	AppendAudit(ctx context.Context, e *AuditEntry, hash func(*AuditEntry) string) error
+	// CreateTokensAudited inserts tokens (as CreateTokens) and appends e, in
+	// one transaction: token issuance and its audit entry commit together.
+	CreateTokensAudited(ctx context.Context, e *AuditEntry, hash func(*AuditEntry) string, tokens ...*Token) error
 	// ListAudit returns entries matching f, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// WalkAudit returns up to limit entries with Seq > afterSeq in chain

@@ -16,7 +16,9 @@ func auditCases() []testCase {
 		{"audit/list_filters", testAuditListFilters},
 		{"audit/in_tx_rolls_back", testAuditInTxRollback},
 		{"audit/prune_checkpoint", testAuditPrune},
+		{"audit/tokens_audited", testAuditTokens},
 		{"race/audit_append", testRaceAuditAppend},
+		{"race/audit_append_grouped", testRaceAuditAppendGrouped},
 	}
 }
 
@@ -188,3 +190,50 @@ func testRaceAuditAppend(t *testing.T, f *fixture) {
 }
 
 func errorsIsSerialization(err error) bool { return errors.Is(err, store.ErrSerialization) }
+
+func testAuditTokens(t *testing.T, f *fixture) {
+	u := f.user()
+	c := f.client(u.ID, func(c *store.Client) { c.GrantTypes = []string{"client_credentials"} })
+	tok := &store.Token{Hash: "cc", ID: "cc-id", Kind: store.TokenAccess, ClientID: c.ID, UserID: u.ID,
+		Scopes: []string{"api:read"}, CreatedAt: f.now, ExpiresAt: f.at(time.Hour)}
+	e := &store.AuditEntry{At: f.now, Type: "token.issued", ActorKind: store.ActorApp, ActorID: c.ID, Outcome: store.OutcomeSuccess}
+	must(t, f.s.CreateTokensAudited(f.ctx, e, testHash, tok))
+	_, err := f.s.TokenByHash(f.ctx, tok.Hash)
+	must(t, err)
+	equal(t, "seq", e.Seq, int64(1))
+	// A token that cannot be stored takes its entry with it.
+	dup := *tok
+	e2 := &store.AuditEntry{At: f.now, Type: "token.issued", ActorKind: store.ActorApp, Outcome: store.OutcomeSuccess}
+	wantErr(t, f.s.CreateTokensAudited(f.ctx, e2, testHash, &dup), store.ErrConflict)
+	got, err := f.s.WalkAudit(f.ctx, 0, 10)
+	must(t, err)
+	equal(t, "entries", len(got), 1)
+}
+
+// testRaceAuditAppendGrouped: appends outside a transaction share group
+// commits; the chain still comes out linear.
+func testRaceAuditAppendGrouped(t *testing.T, f *fixture) {
+	errs := race(raceN, func(i int) error {
+		for {
+			e := &store.AuditEntry{At: f.now, Type: fmt.Sprintf("t%d", i), ActorKind: store.ActorSystem, Outcome: store.OutcomeSuccess}
+			err := f.s.AppendAudit(f.ctx, e, testHash)
+			if errorsIsSerialization(err) {
+				continue
+			}
+			return err
+		}
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	got, err := f.s.WalkAudit(f.ctx, 0, 1000)
+	must(t, err)
+	equal(t, "entries", len(got), raceN)
+	prev := ""
+	for i, e := range got {
+		equal(t, "seq", e.Seq, int64(i+1))
+		equal(t, fmt.Sprintf("prev of %d", e.Seq), e.PrevHash, prev)
+		equal(t, fmt.Sprintf("hash of %d", e.Seq), e.Hash, testHash(&e))
+		prev = e.Hash
+	}
+}
