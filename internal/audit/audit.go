@@ -248,6 +248,20 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 	return l.cfg.Store.PruneAudit(ctx, now.Add(-l.cfg.Retention), now, l.sign)
 }
 
+// CreateTokens stores tokens with e's entry in one transaction (through the
+// store's group commit, as token inserts are), or only the tokens when the
+// Log is nil.
+func (l *Log) CreateTokens(ctx context.Context, st store.Store, e Entry, tokens ...*store.Token) error {
+	if l == nil {
+		return st.CreateTokens(ctx, tokens...)
+	}
+	se, err := l.entry(ctx, e)
+	if err != nil {
+		return err
+	}
+	return st.CreateTokensAudited(ctx, se, Hash, tokens...)
+}
+
 // List returns entries matching f, newest first.
 func (l *Log) List(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	return l.cfg.Store.ListAudit(ctx, f)

@@ -80,6 +80,7 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 		rc := normalizeRecoveryCode(code)
 		if rc == "" {
 			a.keep()
+			s.audit(ctx, userEntry(audit.SecondFactorFailed, u.ID, true, map[string]any{"reason": "wrong_recovery_code"}))
 			return false, ErrInvalidCode
 		}
 		if err := s.st.UseRecoveryCode(ctx, u.ID, s.recoveryHash(rc), now); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -71,8 +72,11 @@ func (s *Service) RevokeApp(ctx context.Context, userID, clientID string) error 
 		if err := tx.DeleteConsent(ctx, userID, clientID); err != nil {
 			return err
 		}
-		_, err := tx.RevokeGrants(ctx, userID, clientID, at)
-		return err
+		if _, err := tx.RevokeGrants(ctx, userID, clientID, at); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Entry{Type: audit.AuthorizationRevoked, ActorKind: store.ActorUser, ActorID: userID,
+			Subject: userID, Details: map[string]any{"client_id": clientID}})
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -57,8 +58,14 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 	if info.ClientID != c.ID {
 		return ErrUnauthorizedClient("the token was issued to another client")
 	}
-	if _, err := RevokeToken(ctx, s.st, hash, s.time()); err != nil && !errors.Is(err, store.ErrNotFound) {
+	tok, err := RevokeToken(ctx, s.st, hash, s.time())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return ErrServerError(err)
+	}
+	if tok != nil {
+		// RevokeToken runs its own transaction; the entry follows it.
+		s.audit.RecordAfter(ctx, audit.Entry{Type: audit.TokenRevoked, ActorKind: store.ActorApp, ActorID: c.ID, Subject: tok.UserID,
+			Details: map[string]any{"token_id": tok.ID, "kind": tok.Kind, "grant_id": tok.GrantID}})
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -110,6 +111,9 @@ type Options struct {
 	// JWTAccessTokenTTL caps a JWT access token's life (default
 	// DefaultJWTAccessTokenTTL).
 	JWTAccessTokenTTL time.Duration
+	// Audit records tokens issued, refreshed and revoked, replays, and
+	// authorizations granted and revoked (nil: not recorded).
+	Audit *audit.Log
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -131,6 +135,7 @@ type Service struct {
 	scopes     *scope.Holder
 	signer     Signer
 	idTokenTTL time.Duration
+	audit      *audit.Log
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -159,7 +164,7 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		apis: apis, creds: o.Credentials,
-		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
+		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env, audit: o.Audit,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
 		signer: o.Signer, idTokenTTL: o.IDTokenTTL,
