@@ -65,6 +65,7 @@ type Handler struct {
 	apps  Authorized
 	auth  *authn.Authenticator
 	log   *slog.Logger
+	audit AuditLog // nil: /admin/audit not mounted (WithAudit)
 }
 
 // New builds the handler.
@@ -82,7 +83,7 @@ type Route struct{ Method, Path string }
 // Routes lists every route the handler mounts; the OpenAPI test checks each
 // is documented.
 func (h *Handler) routeTable() map[Route]http.HandlerFunc {
-	return map[Route]http.HandlerFunc{
+	m := map[Route]http.HandlerFunc{
 		{"GET", "/admin/users"}:                             h.listUsers,
 		{"GET", "/admin/users/{id}"}:                        h.showUser,
 		{"POST", "/admin/users/{id}/disable"}:               h.userAction(h.admin.Disable),
@@ -91,6 +92,10 @@ func (h *Handler) routeTable() map[Route]http.HandlerFunc {
 		{"POST", "/admin/users/{id}/reset-2fa"}:             h.userAction(h.admin.ResetSecondFactor),
 		{"POST", "/admin/users/{id}/force-password-change"}: h.userAction(h.admin.ForcePasswordChange),
 	}
+	if h.audit != nil {
+		m[Route{"GET", "/admin/audit"}] = h.listAudit
+	}
+	return m
 }
 
 // RouteList returns the mounted routes.

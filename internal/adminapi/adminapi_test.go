@@ -44,7 +44,7 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 		}
 		return c.Token
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil)
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithAudit(newAuditLog(t, st))
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -241,6 +241,9 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 		t.Errorf("user detail %s: %v", shown.body, err)
 	}
 	check(f.do(t, "GET", "/admin/users/nope", f.adminPAT))
+	check(f.do(t, "GET", "/admin/audit?limit=1", f.adminPAT))
+	check(f.do(t, "GET", "/admin/audit?cursor=%21", f.adminPAT))
+	check(f.do(t, "GET", "/admin/audit", f.userPAT))
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")
 		if method != "POST" {

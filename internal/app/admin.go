@@ -9,7 +9,7 @@ import (
 // adminArea is the admin API (/admin), over the same identity.Admin
 // operations as the console and the CLI.
 func (a *App) adminArea() server.Area {
-	return adminapi.New(a.Identity.Admin(), a.Identity, a.PATs, a.OAuth, a.Authn, a.Log)
+	return adminapi.New(a.Identity.Admin(), a.Identity, a.PATs, a.OAuth, a.Authn, a.Log).WithAudit(a.Audit)
 }
 
 // consoleArea is the administrators' console (/console).
