@@ -259,6 +259,7 @@ func (a *App) Handler(version string) http.Handler {
 		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)
+	areas = append(areas, a.auditAreas()...)
 	// Validated with the configuration, so these cannot fail here.
 	resolver, _ := clientaddr.New(a.Config.TrustedProxies, a.Config.ForwardedHeader)
 	logoOrigin, _ := config.LogoOrigin(a.Config.LogoURL)

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/web"
 )
 
 // deriveAuditKey is the subkey that signs the audit log's pruning
@@ -157,4 +158,10 @@ func (a *App) streamAudit(ctx context.Context, w io.Writer) {
 			}
 		}
 	}
+}
+
+// auditAreas are the audit log's pages (console and account).
+func (a *App) auditAreas() []server.Area {
+	console := web.NewConsolePages(a.Accounts, a.Identity.Admin(), a.PATs, a.OAuth)
+	return []server.Area{web.NewAuditPages(a.Accounts, console, a.Audit)}
 }

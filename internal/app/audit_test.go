@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -229,5 +230,65 @@ func TestAuditEveryEventType(t *testing.T) {
 	}
 	if n < len(cases) {
 		t.Fatalf("verified %d entries, want at least %d", n, len(cases))
+	}
+}
+
+// TestAuditPages: a user sees their own security history; the console's
+// audit page is for administrators only and filters and pages.
+func TestAuditPages(t *testing.T) {
+	e := openEdge(t, "sqlite")
+	ctx := context.Background()
+	mctx := audit.WithMeta(ctx, audit.Meta{ClientAddr: "198.51.100.4", UserAgent: "curl/8"})
+	for range 3 {
+		e.app.Identity.CheckPassword(mctx, e.user.Email, "not the password at all", "198.51.100.4")
+	}
+	get := func(path, cookie string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		req.AddCookie(&http.Cookie{Name: "gh_session", Value: cookie})
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/account/activity", e.cookie)
+	if code != 200 || strings.Count(body, "198.51.100.4") != 3 || !strings.Contains(body, "failure") {
+		t.Fatalf("activity: %d %s", code, body)
+	}
+	if code, _ := get("/console/audit", e.cookie); code != 404 {
+		t.Fatalf("console audit for a non-admin: %d", code)
+	}
+	admin, err := e.app.Identity.CreateUser(ctx, identity.NewUser{Email: "root@example.com", Name: "Root", Password: edgePassword, Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, _, err := e.app.Identity.StartSession(ctx, admin.ID, false, "test", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		e.app.Audit.RecordAfter(ctx, audit.Entry{Type: "filler", ActorKind: store.ActorSystem, Details: map[string]any{"i": i}})
+	}
+	code, body = get("/console/audit?type=sign_in", cookie)
+	if code != 200 || strings.Count(body, "198.51.100.4") != 3 || strings.Contains(body, "filler") {
+		t.Fatalf("console audit filtered: %d %s", code, body)
+	}
+	code, body = get("/console/audit", cookie)
+	if code != 200 || !strings.Contains(body, `rel="next"`) || strings.Contains(body, "198.51.100.4") {
+		t.Fatalf("console audit page 1: %d", code)
+	}
+	i := strings.Index(body, `href="/console/audit?before=`)
+	next := body[i+len(`href="`):]
+	next = strings.ReplaceAll(next[:strings.Index(next, `"`)], "&amp;", "&")
+	code, body = get(next, cookie)
+	if code != 200 || strings.Count(body, "198.51.100.4") != 3 || strings.Contains(body, `rel="next"`) {
+		t.Fatalf("console audit page 2 (%s): %d", next, code)
+	}
+	if code, _ := get("/console/audit?since=yesterday", cookie); code != 400 {
+		t.Fatalf("bad date: %d", code)
 	}
 }
