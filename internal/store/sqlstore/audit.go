@@ -23,27 +23,39 @@ func scanAudit(row interface{ Scan(...any) error }, e *store.AuditEntry) error {
 // through group commit, like token inserts: entries recorded right after a
 // change share one commit with their neighbours.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEntry, hash func(*store.AuditEntry) string) error {
-	return mapErr("append audit", s.batchDo(ctx, func(t *tx) error { return s.appendAudit(ctx, t, e, hash) }))
+	fn := func(t *tx) error { return s.appendAuditBatch(ctx, t, []*auditJob{{e, hash}}) }
+	if s.tx != nil {
+		return mapErr("append audit", fn(s.tx))
+	}
+	return mapErr("append audit", s.batch.submit(ctx, &job{fn: fn, audit: &auditJob{e, hash}}))
 }
 
 // CreateTokensAudited implements store.Audit: the tokens and their entry in
 // one transaction, through group commit.
 func (s *Store) CreateTokensAudited(ctx context.Context, e *store.AuditEntry, hash func(*store.AuditEntry) string, tokens ...*store.Token) error {
-	return mapErr("create tokens", s.batchDo(ctx, func(t *tx) error {
+	fn := func(t *tx) error {
 		if err := insertTokens(ctx, t, tokens); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, t, e, hash)
-	}))
+		return s.appendAuditBatch(ctx, t, []*auditJob{{e, hash}})
+	}
+	if s.tx != nil {
+		return mapErr("create tokens", fn(s.tx))
+	}
+	return mapErr("create tokens", s.batch.submit(ctx, &job{fn: fn, tokens: tokens, audit: &auditJob{e, hash}}))
 }
 
-// appendAudit appends e in t. The head row is the one point every appender
-// passes through: on PostgreSQL FOR UPDATE makes concurrent appenders (on
-// any replica) queue there until the holder's transaction ends, so each
-// reads the head the previous one wrote; on SQLite the IMMEDIATE write
-// transaction already runs alone. The seq primary key is the database's
-// guarantee that two entries never take the same place.
-func (s *Store) appendAudit(ctx context.Context, t *tx, e *store.AuditEntry, hash func(*store.AuditEntry) string) error {
+// appendAuditBatch appends entries, in order, in t. The head row is the
+// one point every appender passes through: on PostgreSQL FOR UPDATE makes
+// concurrent appenders (on any replica) queue there until the holder's
+// transaction ends, so each reads the head the previous one wrote; on SQLite
+// the IMMEDIATE write transaction already runs alone. A group commit reads
+// and moves the head once for all its entries. The seq primary key is the
+// database's guarantee that two entries never take the same place.
+func (s *Store) appendAuditBatch(ctx context.Context, t *tx, entries []*auditJob) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	q := `SELECT seq, hash FROM audit_head WHERE id = 1`
 	if s.dialect == Postgres {
 		q += ` FOR UPDATE`
@@ -57,17 +69,22 @@ func (s *Store) appendAudit(ctx context.Context, t *tx, e *store.AuditEntry, has
 	if err := row.Scan(&seq, &prev); err != nil {
 		return err
 	}
-	e.Seq, e.PrevHash = seq+1, prev
-	if e.Details == "" {
-		e.Details = "{}"
+	for _, j := range entries {
+		e := j.e
+		seq++
+		e.Seq, e.PrevHash = seq, prev
+		if e.Details == "" {
+			e.Details = "{}"
+		}
+		e.Hash = j.hash(e)
+		if _, err := t.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, ms(e.At), e.Type, e.ActorKind, e.ActorID, e.Subject, e.ClientAddr, e.UserAgent, e.RequestID,
+			e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+		prev = e.Hash
 	}
-	e.Hash = hash(e)
-	if _, err := t.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, ms(e.At), e.Type, e.ActorKind, e.ActorID, e.Subject, e.ClientAddr, e.UserAgent, e.RequestID,
-		e.Outcome, e.Details, e.PrevHash, e.Hash); err != nil {
-		return err
-	}
-	_, err = t.exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash)
+	_, err = t.exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev)
 	return err
 }
 
