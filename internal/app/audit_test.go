@@ -41,7 +41,7 @@ func TestAuditEveryEventType(t *testing.T) {
 		}
 		return resp
 	}
-	var accessToken string
+	var accessToken, code string
 	var patID, keyID string
 
 	cases := []struct {
@@ -124,6 +124,35 @@ func TestAuditEveryEventType(t *testing.T) {
 			accessToken = body.AccessToken
 		}, store.AuditEntry{Type: audit.TokenIssued, ActorKind: "app", ActorID: c.ID, Subject: c.ID, Outcome: "success",
 			ClientAddr: "127.0.0.1", UserAgent: "audit-test/1.0", RequestID: "req-audit-1"}, map[string]any{"grant_type": "client_credentials"}, []string{"access_token"}},
+		{"authorization granted", func(t *testing.T) {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/oauth2/authorize?response_type=code&client_id="+c.ID+
+				"&redirect_uri="+url.QueryEscape("https://app.example/cb")+"&scope=profile:read&state=s1", nil)
+			req.AddCookie(&http.Cookie{Name: "gh_session", Value: e.cookie})
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if code = loc.Query().Get("code"); code == "" {
+				t.Fatalf("authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}, store.AuditEntry{Type: audit.AuthorizationGranted, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "success"}, map[string]any{"client_id": c.ID}, nil},
+		{"code redeemed", func(t *testing.T) {
+			resp := postForm("/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example/cb"}})
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("redeem: %d", resp.StatusCode)
+			}
+		}, store.AuditEntry{Type: audit.TokenIssued, ActorKind: "app", ActorID: c.ID, Subject: u.ID, Outcome: "success"}, map[string]any{"grant_type": "authorization_code"}, nil},
+		{"code replayed", func(t *testing.T) {
+			resp := postForm("/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example/cb"}})
+			resp.Body.Close()
+			if resp.StatusCode != 400 {
+				t.Fatalf("replay: %d", resp.StatusCode)
+			}
+		}, store.AuditEntry{Type: audit.ReplayDetected, ActorKind: "app", ActorID: c.ID, Subject: u.ID, Outcome: "failure"}, map[string]any{"credential": "authorization_code"}, nil},
 		{"token revoked", func(t *testing.T) {
 			resp := postForm("/oauth2/revoke", url.Values{"token": {accessToken}})
 			resp.Body.Close()
@@ -150,6 +179,11 @@ func TestAuditEveryEventType(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, store.AuditEntry{Type: apps.EventEnabled, ActorKind: "admin", Subject: c.ID, Outcome: "success"}, nil, nil},
+		{"other sessions ended", func(t *testing.T) {
+			if err := a.Identity.EndOtherSessions(ctx, u.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+		}, store.AuditEntry{Type: audit.SignOut, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "success"}, map[string]any{"sessions": "all_others"}, nil},
 		{"password changed", func(t *testing.T) {
 			if err := a.Identity.ChangePassword(ctx, u.ID, edgePassword, edgePassword+" and more", "192.0.2.1"); err != nil {
 				t.Fatal(err)

@@ -84,6 +84,13 @@ func (s *Service) RevokeApp(ctx context.Context, userID, clientID string) error 
 	return nil
 }
 
+// Deny records that the user refused the authorization request: nothing
+// changes, so the entry is written on its own.
+func (s *Service) Deny(ctx context.Context, a *Authorization, userID string) {
+	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.AuthorizationDenied, ActorKind: store.ActorUser, ActorID: userID, Subject: userID,
+		Details: map[string]any{"client_id": a.Client.ID, "scopes": a.Scopes}})
+}
+
 // TxStore is a store that can run several operations in one transaction;
 // store.Store is one.
 type TxStore interface {
