@@ -70,6 +70,7 @@ type Handler struct {
 	webhooks Webhooks
 	// appsvc serves the app routes (nil: they are not mounted).
 	appsvc AppService
+	audit  AuditLog // nil: /admin/audit not mounted (WithAudit)
 }
 
 // New builds the handler.
@@ -105,6 +106,9 @@ func (h *Handler) bearerRoutes() map[Route]http.HandlerFunc {
 	}
 	h.appRoutes(m)
 	maps.Copy(m, h.webhookRoutes())
+	if h.audit != nil {
+		m[Route{"GET", "/admin/audit"}] = h.listAudit
+	}
 	return m
 }
 

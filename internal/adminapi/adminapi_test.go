@@ -52,7 +52,7 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e))
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e)).WithAudit(newAuditLog(t, st))
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -267,6 +267,9 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	}
 	check(f.do(t, "GET", "/admin/users/nope", f.adminPAT))
 	exerciseWebhooks(t, f, check)
+	check(f.do(t, "GET", "/admin/audit?limit=1", f.adminPAT))
+	check(f.do(t, "GET", "/admin/audit?cursor=%21", f.adminPAT))
+	check(f.do(t, "GET", "/admin/audit", f.userPAT))
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")
 		if method != "POST" || !strings.HasPrefix(path, "/admin/users/") {

@@ -55,6 +55,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
@@ -85,6 +86,9 @@ type Config struct {
 	FlushInterval time.Duration
 	// Scopes holds the scope catalog in force (nil: the built-in scopes).
 	Scopes *scope.Holder
+	// Audit records creation (in the creating transaction) and revocation
+	// (nil: not recorded).
+	Audit *audit.Log
 }
 
 // Limits.
@@ -377,7 +381,10 @@ func (s *Service) Create(ctx context.Context, actor Actor, req CreateRequest) (*
 		if live >= s.cfg.MaxPerClient {
 			return ErrTooMany
 		}
-		return tx.CreateAPIKey(ctx, &k)
+		if err := tx.CreateAPIKey(ctx, &k); err != nil {
+			return err
+		}
+		return s.cfg.Audit.Record(ctx, tx, keyEntry(audit.APIKeyCreated, actor, c.ID, k.ID))
 	})
 	if err != nil {
 		return nil, err
@@ -422,7 +429,19 @@ func (s *Service) Revoke(ctx context.Context, actor Actor, clientID, id string) 
 		return err
 	}
 	s.log.InfoContext(ctx, "api key revoked", "client_id", c.ID, "key_id", id, "by", actor.UserID, "system", actor.System)
+	// A single statement revoked it; the entry follows in its own
+	// transaction.
+	s.cfg.Audit.RecordAfter(ctx, keyEntry(audit.APIKeyRevoked, actor, c.ID, id))
 	return nil
+}
+
+// keyEntry is the audit entry of a change to an app's key.
+func keyEntry(typ string, actor Actor, clientID, keyID string) audit.Entry {
+	e := audit.Entry{Type: typ, ActorKind: store.ActorUser, ActorID: actor.UserID, Subject: clientID, Details: map[string]any{"key_id": keyID}}
+	if actor.System {
+		e.ActorKind, e.ActorID = store.ActorSystem, ""
+	}
+	return e
 }
 
 // Validate checks a presented key from client address remote (see the

@@ -30,6 +30,7 @@ func (a *App) buildAccounts() error {
 	// so people find "Example Corp" there, not the software's name.
 	cfg.TOTPIssuer = a.Config.SiteName
 	cfg.Metrics = identity.NewMetrics(a.Registry)
+	cfg.Audit = a.Audit
 	var err error
 	if a.Identity, err = identity.New(a.Store, a.Box, a.Hasher, a.Now, a.Rand, a.Log, cfg); err != nil {
 		return err

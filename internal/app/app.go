@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/apps"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/config"
@@ -83,6 +84,8 @@ type App struct {
 	portal        *portal.Handler      // the developer portal (/portal)
 	rateLimits                         // per-route-class rate limits (ratelimit.go)
 	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
+	Audit         *audit.Log           // the hash-chained audit log (audit.go)
+	auditKey      []byte               // signs the audit log's pruning checkpoints
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -127,6 +130,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		Now: time.Now, Rand: rand.Reader, Registry: prometheus.NewRegistry(), Issuer: issuer,
 		keyCheck: keyCheck,
 		Scopes:   scope.NewHolder(catalog),
+	}
+	if a.auditKey, err = deriveAuditKey(key); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if mode != NoSchemaCheck {
 		if err := a.ensureSchema(ctx); err != nil {
@@ -220,6 +227,9 @@ func (a *App) ReloadScopes(specs []config.ScopeSpec) error {
 // buildServices constructs the domain services from the App's dependencies.
 func (a *App) buildServices() error {
 	// wiring: services
+	if err := a.buildAudit(); err != nil {
+		return err
+	}
 	if err := a.buildEmail(); err != nil {
 		return err
 	}
@@ -259,6 +269,7 @@ func (a *App) Handler(version string) http.Handler {
 		web.NewEmailPages(a.Accounts, a.AccountMail),
 	}
 	areas = append(areas, a.tokenAreas()...)
+	areas = append(areas, a.auditAreas()...)
 	// Validated with the configuration, so these cannot fail here.
 	resolver, _ := clientaddr.New(a.Config.TrustedProxies, a.Config.ForwardedHeader)
 	logoOrigin, _ := config.LogoOrigin(a.Config.LogoURL)
@@ -267,7 +278,7 @@ func (a *App) Handler(version string) http.Handler {
 		Log:        a.Log, DB: a.Store, Registry: a.Registry, MetricsToken: a.Config.MetricsToken,
 		MaxBodyBytes: a.Config.MaxBodyBytes, AccessLog: a.Config.AccessLog,
 		HTTPS: a.Issuer.Scheme == "https", Version: version, ImgOrigin: logoOrigin,
-		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler},
+		Around:          []func(http.Handler) http.Handler{a.Authn.APIKeyHeader, a.rateLimitHandler, a.auditMeta},
 		BrowserFallback: a.Accounts.BrowserFallback(),
 	}, areas...)
 }
@@ -280,6 +291,7 @@ func (a *App) RunBackground(ctx context.Context) {
 		go a.Keys.Run(ctx)
 	}
 	a.runOutbox(ctx)
+	a.runAudit(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

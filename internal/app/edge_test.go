@@ -131,6 +131,11 @@ func (e *edgeEnv) rows() map[string]int {
 			// and refunds it: the row stays with nothing counted.
 			q += ` WHERE failures > 0`
 		}
+		if tb == "audit_log" {
+			// Every sign-in, refused or not, is recorded: that is not the
+			// kind of write the table looks for.
+			q += ` WHERE type <> 'sign_in'`
+		}
 		if err := e.raw.QueryRow(q).Scan(&n); err != nil {
 			e.t.Fatal(err)
 		}

@@ -23,10 +23,10 @@ type tokenServices struct {
 // buildTokens wires PATs and API keys and registers their bearer validators.
 func (a *App) buildTokens() error {
 	var err error
-	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes, Env: a.credentialEnv(), Created: a.AccountMail.PATCreated}); err != nil {
+	if a.PATs, err = pat.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, pat.Config{Scopes: a.Scopes, Env: a.credentialEnv(), Created: a.AccountMail.PATCreated, Audit: a.Audit}); err != nil {
 		return err
 	}
-	if a.APIKeys, err = apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{Scopes: a.Scopes, Env: a.credentialEnv()}); err != nil {
+	if a.APIKeys, err = apikey.New(a.Store, a.Hasher, a.Now, a.Rand, a.Log, apikey.Config{Scopes: a.Scopes, Env: a.credentialEnv(), Audit: a.Audit}); err != nil {
 		return err
 	}
 	if a.Leak, err = leak.New(a.Store, a.Hasher, a.Now, a.Log); err != nil {

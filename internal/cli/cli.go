@@ -64,6 +64,7 @@ func commands() []Command {
 	cmds = append(cmds, clientCommands()...)
 	cmds = append(cmds, apikeyCommands()...)
 	cmds = append(cmds, keysCommands()...)
+	cmds = append(cmds, auditCommands()...)
 	cmds = append(cmds, benchCommands()...)
 	cmds = append(cmds, completionCommands()...)
 	return cmds

@@ -95,6 +95,7 @@ type Config struct {
 	Email     Email
 	RateLimit RateLimitConfig // ratelimit.go
 	Webhooks  WebhookConfig   // webhooks.go
+	Audit     AuditConfig     // audit.go
 
 	// Sections come from the configuration file only (see sections.go).
 	Sections Sections
@@ -229,7 +230,7 @@ var settings = append([]setting{
 	{"accent_color", "", "#rrggbb colour of buttons and links on light pages; must reach 4.5:1 contrast against white. Empty: the built-in blue", true, str(func(c *Config) *string { return &c.AccentColor })},
 	{"support_contact", "", "email address or https:// URL shown in the footer and on error pages as where to get help", true, str(func(c *Config) *string { return &c.SupportContact })},
 	{"signup", "open", "open: anyone may create an account at /signup | closed: accounts are created with `gatehouse user create` only", true, str(func(c *Config) *string { return &c.Signup })},
-}, append(append(emailSettings(), rateLimitSettings()...), webhookSettings()...)...)
+}, append(append(append(emailSettings(), rateLimitSettings()...), webhookSettings()...), auditSettings()...)...)
 
 // envOnly are the secret settings read from the environment only: a flag
 // would show in ps, and a configuration file is too easily shared.

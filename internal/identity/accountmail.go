@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/email"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -263,6 +264,9 @@ func (a *AccountMail) ResetPassword(ctx context.Context, token, password string)
 			return err
 		}
 		a.svc.log.Info("password reset by email link; sessions ended", "user_id", u.ID)
+		if err := a.svc.cfg.Audit.Record(ctx, tx, userEntry(audit.PasswordReset, u.ID, false, map[string]any{"sessions_ended": true, "by": "email_link"})); err != nil {
+			return err
+		}
 		return a.notify(ctx, tx, u.Email, "The password of your account was reset.", "")
 	})
 }
@@ -330,6 +334,9 @@ func (a *AccountMail) ConfirmEmailChange(ctx context.Context, token string) erro
 			return err
 		}
 		a.svc.log.Info("email address changed by confirmation link", "user_id", u.ID)
+		if err := a.svc.cfg.Audit.Record(ctx, tx, userEntry(audit.EmailChanged, u.ID, false, map[string]any{"from": u.Email, "to": t.NewEmail})); err != nil {
+			return err
+		}
 		return a.notify(ctx, tx, u.Email, "The email address of your account was changed to "+t.NewEmail+".", "")
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -43,7 +44,7 @@ func (a *Admin) Disable(ctx context.Context, actor, userID string) (*store.User,
 	if err := a.s.st.DeleteUserSessions(ctx, userID, ""); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user disabled")
+	return a.done(ctx, actor, userID, "user disabled", "admin.user_disabled")
 }
 
 // Enable lets the user sign in again (with new credentials only).
@@ -51,7 +52,7 @@ func (a *Admin) Enable(ctx context.Context, actor, userID string) (*store.User, 
 	if err := a.s.st.SetDisabled(ctx, userID, false, a.s.time()); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user enabled")
+	return a.done(ctx, actor, userID, "user enabled", "admin.user_enabled")
 }
 
 // EndSessions signs the user out of every browser. Tokens and PATs are not
@@ -63,7 +64,7 @@ func (a *Admin) EndSessions(ctx context.Context, actor, userID string) (*store.U
 	if err := a.s.st.DeleteUserSessions(ctx, userID, ""); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user sessions ended")
+	return a.done(ctx, actor, userID, "user sessions ended", "admin.sessions_ended")
 }
 
 // ResetSecondFactor removes the user's authenticator seed and recovery
@@ -77,7 +78,7 @@ func (a *Admin) ResetSecondFactor(ctx context.Context, actor, userID string) (*s
 	if err := a.s.st.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user second factor reset")
+	return a.done(ctx, actor, userID, "user second factor reset", "admin.second_factor_reset")
 }
 
 // ForcePasswordChange requires the user to choose a new password before
@@ -90,10 +91,19 @@ func (a *Admin) ForcePasswordChange(ctx context.Context, actor, userID string) (
 	if err := a.s.st.DeleteUserSessions(ctx, userID, ""); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user must change password")
+	return a.done(ctx, actor, userID, "user must change password", "admin.password_change_forced")
 }
 
-func (a *Admin) done(ctx context.Context, actor, userID, msg string) (*store.User, error) {
+// done logs and audits an administrator's action, after it was made (the
+// store writes above are single statements, not one transaction). actor is
+// "admin:<user id>" from the admin API and console, "cli" from the command
+// line (the operator at the shell: the system actor).
+func (a *Admin) done(ctx context.Context, actor, userID, msg, typ string) (*store.User, error) {
 	a.s.log.Info(msg, "user_id", userID, "actor", actor)
+	kind, id := store.ActorAdmin, strings.TrimPrefix(actor, "admin:")
+	if actor == "cli" {
+		kind, id = store.ActorSystem, ""
+	}
+	a.s.audit(ctx, audit.Entry{Type: typ, ActorKind: kind, ActorID: id, Subject: userID})
 	return a.s.st.UserByID(ctx, userID)
 }

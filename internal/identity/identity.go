@@ -6,6 +6,7 @@
 package identity
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -48,6 +50,10 @@ type Config struct {
 	TOTPIssuer string
 	// Metrics counts failures and lockouts (nil: not counted).
 	Metrics *Metrics
+	// Audit records sign-ins, second-factor and password changes (nil:
+	// not recorded). The store writes here are single statements, not one
+	// transaction, so each entry is written right after its change.
+	Audit *audit.Log
 }
 
 // DefaultConfig returns the production defaults.
@@ -188,4 +194,12 @@ func (s *Service) Blocklist() *Blocklist { return s.list }
 
 // time returns the clock truncated to the store's millisecond precision, so
 // values compare equal after a round trip through the database.
+// audit records e for a change already made (see Config.Audit).
+func (s *Service) audit(ctx context.Context, e audit.Entry) { s.cfg.Audit.RecordAfter(ctx, e) }
+
+// userEntry is an entry about a user, done by that user.
+func userEntry(typ, userID string, failed bool, details map[string]any) audit.Entry {
+	return audit.Entry{Type: typ, ActorKind: store.ActorUser, ActorID: userID, Subject: userID, Failed: failed, Details: details}
+}
+
 func (s *Service) time() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

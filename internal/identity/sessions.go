@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -156,7 +157,11 @@ func (s *Service) EndSessionByHandle(ctx context.Context, userID, handle string)
 	}
 	for i := range all {
 		if s.SessionHandle(&all[i]) == handle {
-			return s.EndSession(ctx, all[i].ID)
+			if err := s.EndSession(ctx, all[i].ID); err != nil {
+				return err
+			}
+			s.audit(ctx, userEntry(audit.SignOut, userID, false, map[string]any{"sessions": "one"}))
+			return nil
 		}
 	}
 	return store.ErrNotFound
@@ -164,7 +169,11 @@ func (s *Service) EndSessionByHandle(ctx context.Context, userID, handle string)
 
 // EndOtherSessions ends every session of the user except keepID.
 func (s *Service) EndOtherSessions(ctx context.Context, userID, keepID string) error {
-	return s.st.DeleteUserSessions(ctx, userID, keepID)
+	if err := s.st.DeleteUserSessions(ctx, userID, keepID); err != nil {
+		return err
+	}
+	s.audit(ctx, userEntry(audit.SignOut, userID, false, map[string]any{"sessions": "all_others"}))
+	return nil
 }
 
 // CompleteSignIn finishes a two-factor sign-in: the pending session is

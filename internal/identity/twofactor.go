@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -64,11 +65,13 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 		step, ok := MatchTOTP(seed, code, now)
 		if !ok {
 			a.keep()
+			s.audit(ctx, userEntry(audit.SecondFactorFailed, u.ID, true, map[string]any{"reason": "wrong_code"}))
 			return false, ErrInvalidCode
 		}
 		if err := s.st.UseTOTPStep(ctx, u.ID, step, now); err != nil {
 			if errors.Is(err, store.ErrAlreadyUsed) {
 				a.keep()
+				s.audit(ctx, userEntry(audit.SecondFactorFailed, u.ID, true, map[string]any{"reason": "code_reused"}))
 				return false, ErrCodeReused
 			}
 			return false, err
@@ -77,17 +80,20 @@ func (s *Service) VerifySecondFactor(ctx context.Context, userID, code, ip strin
 		rc := normalizeRecoveryCode(code)
 		if rc == "" {
 			a.keep()
+			s.audit(ctx, userEntry(audit.SecondFactorFailed, u.ID, true, map[string]any{"reason": "wrong_recovery_code"}))
 			return false, ErrInvalidCode
 		}
 		if err := s.st.UseRecoveryCode(ctx, u.ID, s.recoveryHash(rc), now); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				a.keep()
+				s.audit(ctx, userEntry(audit.SecondFactorFailed, u.ID, true, map[string]any{"reason": "wrong_recovery_code"}))
 				return false, ErrInvalidCode
 			}
 			return false, err
 		}
 		usedRecovery = true
 		s.log.Info("recovery code used", "user_id", u.ID)
+		s.audit(ctx, userEntry(audit.RecoveryCodeUsed, u.ID, false, nil))
 	}
 	a.succeeded(ctx)
 	return usedRecovery, nil
@@ -186,6 +192,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, code, ip string) ([]s
 	}
 	a.succeeded(ctx)
 	s.log.Info("two-factor enabled", "user_id", u.ID)
+	s.audit(ctx, userEntry(audit.SecondFactorEnabled, u.ID, false, map[string]any{"method": "totp"}))
 	return codes, nil
 }
 
@@ -219,6 +226,7 @@ func (s *Service) DisableTOTP(ctx context.Context, userID, password, ip string) 
 		return err
 	}
 	s.log.Info("two-factor disabled", "user_id", u.ID)
+	s.audit(ctx, userEntry(audit.SecondFactorDisabled, u.ID, false, nil))
 	return nil
 }
 

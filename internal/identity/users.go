@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -239,9 +240,21 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 	}
 	if !ok || u == nil || u.Disabled {
 		a.keep()
+		// The reason stays in the audit log; the answer is the same for all.
+		reason, id := "wrong_password", ""
+		switch {
+		case u == nil:
+			reason = "unknown_account"
+		case u.Disabled:
+			id, reason = u.ID, "account_disabled"
+		default:
+			id = u.ID
+		}
+		s.audit(ctx, userEntry(audit.SignIn, id, true, map[string]any{"reason": reason, "email": addr, "factor": "password"}))
 		return nil, ErrInvalidCredentials
 	}
 	a.succeeded(ctx)
+	s.audit(ctx, userEntry(audit.SignIn, u.ID, false, map[string]any{"factor": "password"}))
 	if NeedsRehash(u.PasswordHash, s.cfg.Argon2) {
 		if h, err := s.hash(ctx, password); err == nil {
 			if err := s.st.UpdatePassword(ctx, u.ID, h, false, now); err != nil {
@@ -328,6 +341,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next, ip 
 		return err
 	}
 	s.log.Info("password changed; sessions ended", "user_id", u.ID)
+	s.audit(ctx, userEntry(audit.PasswordChanged, u.ID, false, map[string]any{"sessions_ended": true}))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -506,6 +507,9 @@ func (s *Service) Approve(ctx context.Context, a *Authorization, userID string, 
 	if err := s.st.CreateGrant(ctx, g); err != nil {
 		return "", ErrServerError(err)
 	}
+	// CreateGrant was one statement; the entry follows in its own transaction.
+	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.AuthorizationGranted, ActorKind: store.ActorUser, ActorID: userID, Subject: userID,
+		Details: map[string]any{"client_id": a.Client.ID, "grant_id": grantID, "scopes": a.Scopes, "response_type": a.ResponseType}})
 	if isOIDC(a.Scopes) {
 		u, err := s.st.UserByID(ctx, userID)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -74,12 +75,23 @@ func (s *Service) RevokeApp(ctx context.Context, userID, clientID string) error 
 		if _, err := tx.RevokeGrants(ctx, userID, clientID, at); err != nil {
 			return err
 		}
+		if err := s.audit.Record(ctx, tx, audit.Entry{Type: audit.AuthorizationRevoked, ActorKind: store.ActorUser, ActorID: userID,
+			Subject: userID, Details: map[string]any{"client_id": clientID}}); err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, Event{Kind: EventAuthorizationRevoked, ClientID: clientID, UserID: userID})
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return nil
+}
+
+// Deny records that the user refused the authorization request: nothing
+// changes, so the entry is written on its own.
+func (s *Service) Deny(ctx context.Context, a *Authorization, userID string) {
+	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.AuthorizationDenied, ActorKind: store.ActorUser, ActorID: userID, Subject: userID,
+		Details: map[string]any{"client_id": a.Client.ID, "scopes": a.Scopes}})
 }
 
 // TxStore is a store that can run several operations in one transaction;

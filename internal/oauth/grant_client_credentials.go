@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -66,9 +67,30 @@ func (s *Service) clientCredentials(ctx context.Context, c *store.Client, req To
 	if err != nil {
 		return nil, ErrServerError(err)
 	}
-	if err := s.st.CreateTokens(ctx, access.record); err != nil {
+	// The token and its audit entry commit together.
+	if err := s.audit.CreateTokens(ctx, s.st, tokenIssued(c, c.ID, "client_credentials", access.record), access.record); err != nil {
 		return nil, ErrServerError(err)
 	}
 	// RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included."
 	return &TokenResponse{AccessToken: access.secret, TokenType: "Bearer", ExpiresIn: int64(access.ttl.Seconds()), Scope: scope.Format(scopes)}, nil
+}
+
+// tokenIssued is the audit entry of tokens issued to client c for subject
+// (a user, or the client itself for client_credentials): ids and kinds,
+// never the tokens.
+func tokenIssued(c *store.Client, subject, grant string, records ...*store.Token) audit.Entry {
+	return tokenIssuedAs(audit.TokenIssued, c, subject, grant, records...)
+}
+
+func tokenIssuedAs(typ string, c *store.Client, subject, grant string, records ...*store.Token) audit.Entry {
+	ids := make([]string, 0, len(records))
+	var scopes []string
+	for _, r := range records {
+		ids = append(ids, r.Kind+":"+r.ID)
+		if r.Kind == store.TokenAccess {
+			scopes = r.Scopes
+		}
+	}
+	return audit.Entry{Type: typ, ActorKind: store.ActorApp, ActorID: c.ID, Subject: subject,
+		Details: map[string]any{"grant_type": grant, "tokens": ids, "scopes": scopes}}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -97,7 +98,7 @@ func (s *Service) redeemCode(ctx context.Context, c *store.Client, req TokenRequ
 			return nil, ErrServerError(err)
 		}
 	}
-	if err := s.st.CreateTokens(ctx, records...); err != nil {
+	if err := s.audit.CreateTokens(ctx, s.st, tokenIssued(c, ac.UserID, "authorization_code", records...), records...); err != nil {
 		return nil, ErrServerError(err)
 	}
 	return resp, nil
@@ -149,5 +150,8 @@ func (s *Service) codeReplayed(ctx context.Context, c *store.Client, ac *store.A
 	}
 	s.log.WarnContext(ctx, "oauth: authorization code replayed; grant revoked",
 		"client_id", c.ID, "grant_id", ac.GrantID, "user_id", ac.UserID)
+	// RevokeGrant was one statement; the entry follows in its own transaction.
+	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.ReplayDetected, ActorKind: store.ActorApp, ActorID: c.ID, Subject: ac.UserID,
+		Failed: true, Details: map[string]any{"credential": "authorization_code", "revoked_grant": ac.GrantID}})
 	return ErrInvalidGrant("the authorization code was already used; every token issued from it is now revoked")
 }

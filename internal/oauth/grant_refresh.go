@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -121,6 +122,9 @@ func (s *Service) refresh(ctx context.Context, c *store.Client, req TokenRequest
 	case err != nil:
 		return nil, ErrServerError(err)
 	}
+	// RotateRefreshToken commits in a transaction of its own; the entry
+	// follows it.
+	s.audit.RecordAfter(ctx, tokenIssuedAs(audit.TokenRefreshed, c, info.UserID, "refresh_token", records...))
 	return resp, nil
 }
 
@@ -139,6 +143,9 @@ func (s *Service) refreshReused(ctx context.Context, grantID, clientID string, n
 		}
 	}
 	s.log.WarnContext(ctx, "oauth: rotated refresh token reused; token family revoked", "client_id", clientID, "grant_id", grantID)
+	// RevokeGrant was one statement; the entry follows in its own transaction.
+	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.ReplayDetected, ActorKind: store.ActorApp, ActorID: clientID, Failed: true,
+		Details: map[string]any{"credential": "refresh_token", "revoked_grant": grantID}})
 	return ErrInvalidGrant("the refresh token was already used; every token of this authorization is now revoked")
 }
 

@@ -200,6 +200,7 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	case "deny":
 		// RFC 6749 §4.1.2.1: access_denied "The resource owner or
 		// authorization server denied the request."
+		h.svc.Deny(r.Context(), a, userID)
 		h.authorizeError(w, r, a, ErrAccessDenied("the user denied the request"))
 	default:
 		h.ui.RenderError(w, r, ErrInvalidRequest("choose Allow or Deny"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -58,6 +59,10 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 		return ErrUnauthorizedClient("the token was issued to another client")
 	}
 	_, err = revokeToken(ctx, s.st, hash, s.time(), func(tx store.Store, t *store.Token) error {
+		if err := s.audit.Record(ctx, tx, audit.Entry{Type: audit.TokenRevoked, ActorKind: store.ActorApp, ActorID: c.ID, Subject: t.UserID,
+			Details: map[string]any{"token_id": t.ID, "kind": t.Kind, "grant_id": t.GrantID}}); err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, Event{Kind: EventTokenRevoked, ClientID: t.ClientID, UserID: t.UserID, TokenKind: t.Kind})
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

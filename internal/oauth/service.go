@@ -31,6 +31,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -115,6 +116,9 @@ type Options struct {
 	// revocation by its user and a token revocation (events.go); an error
 	// rolls the change back. Nil: no-op.
 	OnEvent func(ctx context.Context, tx store.Store, ev Event) error
+	// Audit records tokens issued, refreshed and revoked, replays, and
+	// authorizations granted and revoked (nil: not recorded).
+	Audit *audit.Log
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -137,6 +141,7 @@ type Service struct {
 	signer     Signer
 	idTokenTTL time.Duration
 	onEvent    func(ctx context.Context, tx store.Store, ev Event) error
+	audit      *audit.Log
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -165,7 +170,7 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		apis: apis, creds: o.Credentials,
-		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env,
+		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env, audit: o.Audit,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
 		signer: o.Signer, idTokenTTL: o.IDTokenTTL, onEvent: o.OnEvent,

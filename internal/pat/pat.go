@@ -62,6 +62,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
@@ -94,6 +95,9 @@ type Config struct {
 	// stored (the owner's security notice is queued there, so it exists
 	// exactly when the PAT does); an error rolls the creation back.
 	Created func(ctx context.Context, tx store.Store, p *store.PAT) error
+	// Audit records creation (in the creating transaction) and revocation
+	// (nil: not recorded).
+	Audit *audit.Log
 }
 
 // Limits.
@@ -342,6 +346,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Created, erro
 		if err := tx.CreatePAT(ctx, &p); err != nil {
 			return err
 		}
+		if err := s.cfg.Audit.Record(ctx, tx, audit.Entry{Type: audit.PATCreated, ActorKind: store.ActorUser, ActorID: p.UserID,
+			Subject: p.UserID, Details: map[string]any{"pat_id": p.ID, "scopes": scopes, "expires": p.ExpiresAt != nil}}); err != nil {
+			return err
+		}
 		if s.cfg.Created != nil {
 			return s.cfg.Created(ctx, tx, &p)
 		}
@@ -383,6 +391,10 @@ func (s *Service) Revoke(ctx context.Context, userID, id string) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "pat revoked", "user_id", userID, "pat_id", id)
+	// A single statement revoked it; the entry follows in its own
+	// transaction.
+	s.cfg.Audit.RecordAfter(ctx, audit.Entry{Type: audit.PATRevoked, ActorKind: store.ActorUser, ActorID: userID, Subject: userID,
+		Details: map[string]any{"pat_id": id}})
 	return nil
 }
 
@@ -411,6 +423,8 @@ func (s *Service) RevokeToken(ctx context.Context, userID, token string) error {
 			return err
 		}
 		s.log.WarnContext(ctx, "pat revoked: presented in another user's revoke request", "pat_id", info.ID, "user_id", info.UserID, "by", userID)
+		s.cfg.Audit.RecordAfter(ctx, audit.Entry{Type: audit.PATRevoked, ActorKind: store.ActorUser, ActorID: userID, Subject: info.UserID,
+			Details: map[string]any{"pat_id": info.ID, "reason": "presented_by_another_user"}})
 		return ErrNotFound
 	}
 	return s.Revoke(ctx, userID, info.ID)

@@ -61,6 +61,7 @@ type Store interface {
 	KnownDevices
 	EmailVerification
 	Webhooks
+	Audit
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when

@@ -42,6 +42,15 @@ type job struct {
 	// tokens, when set, are what fn inserts, and all it does: the batch
 	// inserts them together with the other jobs' (see insertTokens).
 	tokens []*store.Token
+	// audit, when set, is an audit entry fn appends (after its tokens, if
+	// any): the batch reads and moves the chain head once for all of its
+	// entries (see appendAuditBatch), rather than once per entry.
+	audit *auditJob
+}
+
+type auditJob struct {
+	e    *store.AuditEntry
+	hash func(*store.AuditEntry) string
 }
 
 var errClosed = errors.New("sqlstore: store is closed")
@@ -109,7 +118,17 @@ func (b *batcher) commit(batch []*job) {
 	ctx := context.Background()
 	err := b.s.inTx(ctx, func(t *tx) error {
 		var rows []*store.Token
+		var entries []*auditJob
 		for _, j := range batch {
+			if j.audit != nil {
+				if b.s.dialect == Postgres {
+					rows = append(rows, j.tokens...)
+				} else if err := insertTokens(ctx, t, j.tokens); err != nil {
+					return err
+				}
+				entries = append(entries, j.audit)
+				continue
+			}
 			if j.tokens != nil && b.s.dialect == Postgres {
 				// See above: SQLite runs j.fn, the one-row INSERTs.
 				rows = append(rows, j.tokens...)
@@ -119,7 +138,10 @@ func (b *batcher) commit(batch []*job) {
 				return err
 			}
 		}
-		return insertTokens(ctx, t, rows)
+		if err := insertTokens(ctx, t, rows); err != nil {
+			return err
+		}
+		return b.s.appendAuditBatch(ctx, t, entries)
 	})
 	if err == nil || len(batch) == 1 {
 		for _, j := range batch {

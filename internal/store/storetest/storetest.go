@@ -52,7 +52,7 @@ type testCase struct {
 
 // cases lists the suite. Grouped by aggregate; races last.
 func cases() []testCase {
-	return append(append(coreCases(), emailCases()...), webhookCases()...)
+	return append(append(append(coreCases(), emailCases()...), webhookCases()...), auditCases()...)
 }
 
 func coreCases() []testCase {
