@@ -145,6 +145,20 @@ func jwtClientCredentials(alg string) func(context.Context, *fixtures, int) ([]O
 	}
 }
 
+// jwtTokenRequest is the JWT issuance workload's one fixed request, for an
+// external generator: the token request of the alg's server child, by its
+// absolute URL (the child is not the main bench server).
+func jwtTokenRequest(alg string) func(*fixtures) *request {
+	return func(f *fixtures) *request {
+		f.mu.Lock()
+		js := f.jwt[alg]
+		f.mu.Unlock()
+		r := ccTokenRequest(js.cc)
+		r.URL = js.c.base + r.URL
+		return r
+	}
+}
+
 // middlewareJWT measures the public bearer middleware validating an EdDSA
 // JWT access token locally (JWKS fetched once, then no Gatehouse call);
 // nocache turns the verified-token cache off, so every request checks the

@@ -520,14 +520,17 @@ var workloads = []workload{
 	{
 		Name: "jwt_client_credentials_rs256", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed RS256 (separate server child)", ReqsPerOp: 1,
 		prepare: jwtClientCredentials("RS256"),
+		static:  jwtTokenRequest("RS256"),
 	},
 	{
 		Name: "jwt_client_credentials_es256", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed ES256 (separate server child)", ReqsPerOp: 1,
 		prepare: jwtClientCredentials("ES256"),
+		static:  jwtTokenRequest("ES256"),
 	},
 	{
 		Name: "jwt_client_credentials_eddsa", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed EdDSA (separate server child)", ReqsPerOp: 1,
 		prepare: jwtClientCredentials("EdDSA"),
+		static:  jwtTokenRequest("EdDSA"),
 	},
 	{
 		Name: "middleware_jwt", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally (JWKS and verified tokens cached: no Gatehouse call)", ReqsPerOp: 1,
