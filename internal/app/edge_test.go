@@ -331,12 +331,16 @@ func TestInvalidTextAtTheEdge(t *testing.T) {
 }
 
 // openAppWith opens a whole Gatehouse process configured by vars (setting
-// environment variables) behind an httptest server, both closed with t.
-func openAppWith(t *testing.T, vars map[string]string) (*app.App, *httptest.Server) {
+// environment variables), then mods (the configuration file's sections),
+// behind an httptest server, both closed with t.
+func openAppWith(t *testing.T, vars map[string]string, mods ...func(*config.Config)) (*app.App, *httptest.Server) {
 	t.Helper()
 	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range mods {
+		m(&cfg)
 	}
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
 	if err != nil {

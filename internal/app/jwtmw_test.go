@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse/gatehouse/bearer"
-	"github.com/gatehouse/gatehouse/internal/app"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -43,18 +40,9 @@ func TestJWTAtResourceServers(t *testing.T) {
 		"GATEHOUSE_ARGON2_MEMORY_KIB":    "8192",
 		"GATEHOUSE_ARGON2_TIME":          "1",
 	}
-	cfg, err := config.Load(nil, func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Sections.Routes = []config.RouteSpec{{Method: "GET", Path: "/v0/me/cards", Scopes: []string{"profile:read"}}}
-	a, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), app.ServeSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	srv := httptest.NewServer(a.Handler("test"))
-	t.Cleanup(srv.Close)
+	a, srv := openAppWith(t, vars, func(cfg *config.Config) {
+		cfg.Sections.Routes = []config.RouteSpec{{Method: "GET", Path: "/v0/me/cards", Scopes: []string{"profile:read"}}}
+	})
 	u, err := a.Identity.CreateUser(ctx, identity.NewUser{Email: "ada@example.com", Name: "Ada", Password: edgePassword})
 	if err != nil {
 		t.Fatal(err)
