@@ -31,6 +31,7 @@ func (a *App) buildAudit() error {
 	l, err := audit.New(audit.Config{
 		Store: a.Store, Now: a.Now, Log: a.Log,
 		CheckpointKey: a.auditKey, Retention: a.Config.Audit.Retention,
+		OmitTokenEntries: !a.Config.Audit.TokenEntries,
 	})
 	if err != nil {
 		return err

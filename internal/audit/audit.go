@@ -99,6 +99,9 @@ type Config struct {
 	// Retention: entries older than this are pruned by Prune; 0 keeps
 	// everything.
 	Retention time.Duration
+	// OmitTokenEntries leaves out TokenIssued and TokenRefreshed entries
+	// (the operator's audit_token_entries: false).
+	OmitTokenEntries bool
 }
 
 // Log records and verifies audit entries.
@@ -120,7 +123,7 @@ func New(cfg Config) (*Log, error) {
 // Record appends e in tx, the transaction of the change it records: an
 // error here rolls the change back, so no change goes unrecorded.
 func (l *Log) Record(ctx context.Context, tx store.Store, e Entry) error {
-	if l == nil {
+	if l == nil || l.omits(e.Type) {
 		return nil
 	}
 	se, err := l.entry(ctx, e)
@@ -133,7 +136,7 @@ func (l *Log) Record(ctx context.Context, tx store.Store, e Entry) error {
 // RecordAfter appends e in a transaction of its own, for changes made
 // without one; a failure is logged, since the change is already done.
 func (l *Log) RecordAfter(ctx context.Context, e Entry) {
-	if l == nil {
+	if l == nil || l.omits(e.Type) {
 		return
 	}
 	if err := l.Record(context.WithoutCancel(ctx), l.cfg.Store, e); err != nil {
@@ -164,6 +167,11 @@ func (l *Log) entry(ctx context.Context, e Entry) (*store.AuditEntry, error) {
 		ClientAddr: m.ClientAddr, UserAgent: m.UserAgent, RequestID: m.RequestID,
 		Outcome: outcome, Details: details,
 	}, nil
+}
+
+// omits reports whether entries of type typ are left out by configuration.
+func (l *Log) omits(typ string) bool {
+	return l.cfg.OmitTokenEntries && (typ == TokenIssued || typ == TokenRefreshed)
 }
 
 // Hash is the entry's chain hash: lowercase hex SHA-256 of the canonical
@@ -250,9 +258,9 @@ func (l *Log) Prune(ctx context.Context) (int64, error) {
 
 // CreateTokens stores tokens with e's entry in one transaction (through the
 // store's group commit, as token inserts are), or only the tokens when the
-// Log is nil.
+// Log is nil or leaves token entries out.
 func (l *Log) CreateTokens(ctx context.Context, st store.Store, e Entry, tokens ...*store.Token) error {
-	if l == nil {
+	if l == nil || l.omits(e.Type) {
 		return st.CreateTokens(ctx, tokens...)
 	}
 	se, err := l.entry(ctx, e)

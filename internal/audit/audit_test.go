@@ -265,3 +265,33 @@ func TestConcurrentRecordsStayLinear(t *testing.T) {
 		verifyOK(t, l, n*each)
 	})
 }
+
+// With audit_token_entries off, token issuance and refresh leave no entry;
+// every other type is still recorded and the chain stays whole.
+func TestOmitTokenEntriesLeavesOnlyTokenTypesOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st *sqlstore.Store, _ *sql.DB) {
+		c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+		l, err := audit.New(audit.Config{Store: st, Now: c.Now, Log: quiet(),
+			CheckpointKey: []byte("0123456789abcdef0123456789abcdef"), OmitTokenEntries: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		for _, typ := range []string{audit.TokenIssued, audit.SignIn, audit.TokenRefreshed, audit.TokenRevoked} {
+			record(t, ctx, l, st, audit.Entry{Type: typ, ActorKind: store.ActorApp, ActorID: "app1", Subject: "u1"})
+			l.RecordAfter(ctx, audit.Entry{Type: typ, ActorKind: store.ActorApp, ActorID: "app1", Subject: "u1"})
+		}
+		got, err := l.List(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, e := range got {
+			types = append(types, e.Type)
+		}
+		if want := []string{audit.TokenRevoked, audit.TokenRevoked, audit.SignIn, audit.SignIn}; fmt.Sprint(types) != fmt.Sprint(want) {
+			t.Fatalf("recorded %v, want %v", types, want)
+		}
+		verifyOK(t, l, 4)
+	})
+}

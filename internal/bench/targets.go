@@ -54,8 +54,36 @@ func (rep *Report) computeChecks() {
 			add(r.Name+" rate", "≥ 10,000 req/s", fmtRate(r.OpsPerSecond)+" req/s", r.OpsPerSecond >= 10000)
 		}
 	}
+	rep.auditCostCheck(add)
 	if s := rep.Server; s != nil {
 		add("idle RSS", "≤ 40 MB", fmt.Sprintf("%.1f MB", float64(s.IdleRSSBytes)/1e6), s.IdleRSSBytes <= 40e6)
 		add("start to ready", "≤ 300 ms", fmt.Sprintf("%.0f ms", s.StartToReadyMS), s.StartToReadyMS <= 300)
 	}
+}
+
+// auditCostCheck compares client_credentials with and without its audit
+// entry (client_credentials_audit_off): the throughput the entry costs.
+func (rep *Report) auditCostCheck(add func(what, want, got string, ok bool)) {
+	var on, off *Result
+	for i := range rep.Workloads {
+		r := &rep.Workloads[i]
+		if r.Status != StatusOK {
+			continue
+		}
+		switch r.Name {
+		case "client_credentials":
+			on = r
+		case "client_credentials_audit_off":
+			off = r
+		}
+	}
+	if on == nil || off == nil || off.OpsPerSecond <= 0 {
+		return
+	}
+	cost := 100 * (off.OpsPerSecond - on.OpsPerSecond) / off.OpsPerSecond
+	got := fmt.Sprintf("%.1f%% (%s vs %s req/s", cost, fmtRate(on.OpsPerSecond), fmtRate(off.OpsPerSecond))
+	if on.ServerCPUSecondsPer1k != nil && off.ServerCPUSecondsPer1k != nil && *off.ServerCPUSecondsPer1k > 0 {
+		got += fmt.Sprintf("; server CPU per request +%.1f%%", 100*(*on.ServerCPUSecondsPer1k-*off.ServerCPUSecondsPer1k) / *off.ServerCPUSecondsPer1k)
+	}
+	add("audit entry's cost to client_credentials throughput", "< 10%", got+")", cost < 10)
 }

@@ -70,6 +70,7 @@ type fixtures struct {
 
 	spawn    spawnFunc             // nil against --target
 	jwt      map[string]*jwtServer // JWT server children by algorithm
+	children map[string]*ccChild   // other server children by name (auditcost.go)
 	measured *serverProc           // set by a workload measuring another child
 }
 
@@ -531,6 +532,11 @@ var workloads = []workload{
 		Name: "jwt_client_credentials_eddsa", Title: "POST /oauth2/token client_credentials, RFC 9068 JWT access token signed EdDSA (separate server child)", ReqsPerOp: 1,
 		prepare: jwtClientCredentials("EdDSA"),
 		static:  jwtTokenRequest("EdDSA"),
+	},
+	{
+		Name: "client_credentials_audit_off", Title: "POST /oauth2/token client_credentials on a server child with audit_token_entries off: client_credentials minus its audit entry (separate server child)", ReqsPerOp: 1,
+		prepare: clientCredentialsAuditOff,
+		static:  clientCredentialsAuditOffRequest,
 	},
 	{
 		Name: "middleware_jwt", Title: "GET on an API in the bench process guarded by the bearer middleware validating an EdDSA JWT access token locally (JWKS and verified tokens cached: no Gatehouse call)", ReqsPerOp: 1,

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -186,23 +188,32 @@ func (s *Store) PruneAudit(ctx context.Context, before, now time.Time, sign func
 		if err := row.Scan(&head); err != nil {
 			return err
 		}
-		row, err = t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE at < ? AND seq < ?`, ms(before), head)
+		// Pruning deletes a prefix of the chain: everything before the
+		// first entry recorded at or after before. There is no index on
+		// at (every index costs the token endpoint an insert), so this walks
+		// the primary key from the oldest entry, reading exactly the rows it
+		// is about to delete.
+		keep := head
+		row, err = t.queryRow(ctx, `SELECT seq FROM audit_log WHERE at >= ? ORDER BY seq LIMIT 1`, ms(before))
 		if err != nil {
 			return err
 		}
-		var last int64
-		if err := row.Scan(&last); err != nil {
+		switch err := row.Scan(&keep); {
+		case errors.Is(err, sql.ErrNoRows):
+			keep = head // all are older; the newest entry is never deleted
+		case err != nil:
 			return err
 		}
-		if last == 0 {
-			return nil
-		}
+		last := min(keep, head) - 1
 		row, err = t.queryRow(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, last)
 		if err != nil {
 			return err
 		}
 		var h string
-		if err := row.Scan(&h); err != nil {
+		switch err := row.Scan(&h); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // nothing older left
+		case err != nil:
 			return err
 		}
 		res, err := t.exec(ctx, `DELETE FROM audit_log WHERE seq <= ?`, last)

@@ -149,6 +149,7 @@ func (s *Store) provider(ctx context.Context) (*goose.Provider, error) {
 	opts := []goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithLogger(goose.NopLogger()),
+		goose.WithGoMigrations(goMigrations(s.dialect)...),
 	}
 	dialect := goose.DialectSQLite3
 	if s.dialect == Postgres {

@@ -24,7 +24,7 @@ CREATE TABLE audit_log (
 -- user's own history reads by subject; pruning by time. Other filters
 -- walk back from the newest entry (seq) until the page is full.
 CREATE INDEX audit_log_subject ON audit_log (subject, seq);
-CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_at ON audit_log (at); -- dropped again by migration 20 (migrate_go.go)
 
 CREATE TABLE audit_head (
     id             INTEGER PRIMARY KEY,
