@@ -24,6 +24,9 @@ func (a *App) buildWebhooks() error {
 		return err
 	}
 	a.Webhooks = svc
+	if a.portal != nil {
+		a.portal.WithWebhooks(svc)
+	}
 	return nil
 }
 
