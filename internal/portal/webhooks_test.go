@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/store/postgres"
 	"github.com/gatehouse/gatehouse/internal/store/postgres/pgtest"
@@ -272,6 +273,63 @@ func TestPortalWebhooks(t *testing.T) {
 		}
 		if p := alice.get(base); !strings.Contains(p.body, `id="endpoints-empty"`) {
 			t.Error("the deleted endpoint is still listed")
+		}
+	})
+}
+
+// The delivery log pages newest first, twenty at a time; an endpoint the
+// worker disabled says for how long it had failed.
+func TestPortalWebhookLogPagesAndDisabledReason(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		alice := e.signIn("alice@example.com")
+		appID, _ := alice.register(nil)
+		base := "/portal/apps/" + appID + "/webhooks"
+		alice.get(base)
+		p := alice.post(base, endpointForm("http://127.0.0.1:9/hooks"))
+		epm := endpointIDRE.FindStringSubmatch(p.body)
+		if p.status != http.StatusCreated || epm == nil {
+			t.Fatalf("create: %d %.500s", p.status, p.body)
+		}
+		ep := epm[1]
+		for i := range 25 {
+			alice.get(base)
+			if p := alice.post(base+"/"+ep+"/test", url.Values{}); p.status != http.StatusSeeOther {
+				t.Fatalf("test event %d: %d", i, p.status)
+			}
+		}
+		first := alice.get(base + "/" + ep)
+		if n := strings.Count(first.body, "data-delivery-id="); n != 20 || !strings.Contains(first.body, `rel="next"`) || strings.Contains(first.body, `rel="prev"`) {
+			t.Fatalf("page 1: %d deliveries (want 20), links next %v prev %v", n, strings.Contains(first.body, `rel="next"`), strings.Contains(first.body, `rel="prev"`))
+		}
+		second := alice.get(base + "/" + ep + "?page=2")
+		if n := strings.Count(second.body, "data-delivery-id="); n != 5 || strings.Contains(second.body, `rel="next"`) || !strings.Contains(second.body, `rel="prev"`) {
+			t.Fatalf("page 2: %d deliveries (want 5)", n)
+		}
+		for _, m := range deliveryIDRE.FindAllStringSubmatch(second.body, -1) {
+			if strings.Contains(first.body, m[1]) {
+				t.Errorf("delivery %s on both pages", m[1])
+			}
+		}
+
+		// The worker's own bookkeeping: failing for three days, then
+		// disabled with its reason.
+		ctx := context.Background()
+		since := time.Now().Add(-73 * time.Hour)
+		if _, err := e.a.Store.MarkWebhookEndpointFailing(ctx, ep, since); err != nil {
+			t.Fatal(err)
+		}
+		if p := alice.get(base); !strings.Contains(p.body, `data-status="failing"`) || !strings.Contains(p.body, "Every delivery has failed since") {
+			t.Errorf("a failing endpoint does not say so: %.1200s", p.body)
+		}
+		if err := e.a.Store.DisableWebhookEndpoint(ctx, ep, since.Add(72*time.Hour), "every delivery failed (last: HTTP 503)"); err != nil {
+			t.Fatal(err)
+		}
+		p = alice.get(base)
+		if !strings.Contains(p.body, `data-status="disabled"`) || !strings.Contains(p.body, "Disabled after failing for 3 days: every delivery failed (last: HTTP 503).") {
+			t.Errorf("the disabled endpoint does not say why: %.1500s", p.body)
+		}
+		if strings.Contains(p.body, "/"+ep+"/test") || strings.Contains(alice.get(base+"/"+ep).body, `name="delivery_id"`) {
+			t.Error("a disabled endpoint offers a test event or a redelivery")
 		}
 	})
 }
