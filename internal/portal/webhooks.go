@@ -410,7 +410,7 @@ func (h *Handler) deliveriesPage(w http.ResponseWriter, r *http.Request) {
 		d.Deliveries = append(d.Deliveries, row)
 	}
 	h.web.Render(w, r, http.StatusOK, "portal_webhook.html", web.Page{
-		Title: "Deliveries — " + e.URL, Notice: deliveryNotices[r.URL.Query().Get("msg")], Data: d,
+		Title: "Webhook deliveries — " + a.Name, Notice: deliveryNotices[r.URL.Query().Get("msg")], Data: d,
 	})
 }
 
