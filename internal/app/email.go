@@ -47,7 +47,7 @@ func (a *App) buildAccountMail() *identity.AccountMail {
 
 // runOutbox delivers queued messages until ctx ends (serve only), and
 // hourly forgets finished messages (kept a week for inspection) and
-// expired account links.
+// expired account links, and the webhook delivery log past its retention.
 func (a *App) runOutbox(ctx context.Context) {
 	go a.Outbox.Run(ctx)
 	go func() {
@@ -65,6 +65,7 @@ func (a *App) runOutbox(ctx context.Context) {
 				if _, err := a.Store.DeleteExpiredAccountTokens(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
 					a.Log.Warn("housekeeping: account links", "err", err)
 				}
+				a.pruneWebhooks(ctx)
 			}
 		}
 	}()

@@ -17,12 +17,16 @@ import (
 func (a *App) buildWebhooks() error {
 	svc, err := webhook.New(webhook.Config{
 		Store: a.Store, Box: a.Box, Outbox: a.Outbox, Apps: a.Apps, Now: a.Now, Random: a.Rand, Log: a.Log,
-		Addresses: webhook.AddressPolicy{Allowed: a.Config.Webhooks.AllowedHosts, DevLoopback: a.Config.Webhooks.DevLoopback},
+		Addresses:         webhook.AddressPolicy{Allowed: a.Config.Webhooks.AllowedHosts, DevLoopback: a.Config.Webhooks.DevLoopback},
+		DeliveryRetention: a.Config.Webhooks.DeliveryRetention,
 	})
 	if err != nil {
 		return err
 	}
 	a.Webhooks = svc
+	if a.portal != nil {
+		a.portal.WithWebhooks(svc)
+	}
 	return nil
 }
 
@@ -50,4 +54,18 @@ func (a *App) onOAuthEvent(ctx context.Context, tx store.Store, ev oauth.Event) 
 		return nil
 	}
 	return a.Webhooks.OnOAuthEvent(ctx, tx, ev)
+}
+
+// pruneWebhooks is part of the outbox's hourly housekeeping: the delivery
+// log past webhook_delivery_retention goes, like the finished outbox
+// messages that carried it.
+func (a *App) pruneWebhooks(ctx context.Context) {
+	if a.Webhooks == nil {
+		return
+	}
+	if n, err := a.Webhooks.Prune(ctx); err != nil && ctx.Err() == nil {
+		a.Log.Warn("housekeeping: webhook deliveries", "err", err)
+	} else if n > 0 {
+		a.Log.Info("webhooks: pruned deliveries past the retention", "deliveries", n)
+	}
 }

@@ -283,6 +283,9 @@ func (o *Options) binary() (string, error) {
 
 // runWorkload prepares one workload and drives it.
 func runWorkload(ctx context.Context, o *Options, w workload, fx *fixtures, srv *serverProc) Result {
+	if w.measure != nil {
+		return w.measure(ctx, o, fx, srv)
+	}
 	res := Result{Name: w.Name, Title: w.Title, RequestsPerOp: w.ReqsPerOp}
 	pctx, cancel := context.WithTimeout(ctx, prepareTimeout)
 	ops, err := w.prepare(pctx, fx, o.Concurrency)

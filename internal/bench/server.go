@@ -72,6 +72,8 @@ func serverSettings(addr, database, masterKey, configFile string) map[string]str
 		// The bench measures capacity; a per-client limit would measure itself.
 		"GATEHOUSE_RATE_LIMIT_TOKEN_CLIENT":  "off",
 		"GATEHOUSE_RATE_LIMIT_TOKEN_ADDRESS": "off",
+		// The deliveries workload's receiver listens on loopback.
+		"GATEHOUSE_WEBHOOK_DEV_LOOPBACK": "true",
 	}
 }
 

@@ -345,6 +345,9 @@ type workload struct {
 	// prepare has made the fixtures): an external generator such as wrk can
 	// send it.
 	static func(f *fixtures) *request
+	// measure, when set, runs the workload its own way instead of a fixed
+	// window of operations (deliveries.go).
+	measure func(ctx context.Context, o *Options, f *fixtures, srv *serverProc) Result
 }
 
 // sameOp returns n copies of a stateless operation builder, each with its
@@ -617,6 +620,8 @@ var workloads = []workload{
 			return ops, nil
 		},
 	},
+	// Last: events it queued may still be delivered after it ends.
+	deliveriesWorkload,
 }
 
 // codeRoundTrip is one authorization-code round trip with an existing

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // WebhookConfig is where webhooks may be sent.
@@ -14,6 +15,9 @@ type WebhookConfig struct {
 	// DevLoopback allows endpoints on loopback, over http too
 	// (development and tests only).
 	DevLoopback bool
+	// DeliveryRetention: delivered and failed deliveries (with their
+	// attempts) older than this are deleted; 0 keeps them.
+	DeliveryRetention time.Duration
 }
 
 // webhookSettings are the webhook rows of the settings table.
@@ -37,5 +41,7 @@ func webhookSettings() []setting {
 			}},
 		{"webhook_dev_loopback", "false", "development only: allow webhook endpoints on loopback (127.0.0.1, ::1, localhost), over plain http too", true,
 			boolean(func(c *Config) *bool { return &c.Webhooks.DevLoopback })},
+		{"webhook_delivery_retention", "720h", "delivered and failed webhook deliveries (and their attempts) last changed longer ago than this are deleted, hourly; pending ones are kept. 0s: keep everything", true,
+			dur(func(c *Config) *time.Duration { return &c.Webhooks.DeliveryRetention })},
 	}
 }

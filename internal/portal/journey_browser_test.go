@@ -52,7 +52,8 @@ func TestDeveloperJourney(t *testing.T) {
 		}
 	}
 	t.Logf("screenshots: %s", shots)
-	e := open(t, nil)
+	// Webhooks go to a receiver on loopback (step 6).
+	e := open(t, map[string]string{"GATEHOUSE_WEBHOOK_DEV_LOOPBACK": "true"})
 
 	// The developer's app: its callback receives the authorization code.
 	var mu sync.Mutex
@@ -320,6 +321,32 @@ func TestDeveloperJourney(t *testing.T) {
 	shot("portal-retired")
 	tokenRequest(t, e, clientID, secret1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, http.StatusUnauthorized)
 	tokenRequest(t, e, clientID, secret2, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, http.StatusOK)
+
+	// 6. The developer adds a webhook endpoint, sends it a test event and
+	// reads the delivery log.
+	rcv := newHookReceiver(t)
+	do("webhooks page", chromedp.Click(chromedp.CSS("#webhooks-link")), chromedp.WaitVisible(chromedp.CSS("#endpoints-empty")))
+	do("add an endpoint",
+		chromedp.SendKeys(chromedp.CSS("#url"), rcv.srv.URL+"/hooks"),
+		chromedp.Click(chromedp.CSS(`#event-app\.approved`)),
+		chromedp.Click(chromedp.CSS(`#event-webhook\.test`)),
+		chromedp.SendKeys(chromedp.CSS("#description"), "Photo Printer events"),
+		chromedp.Click(chromedp.CSS(`#add-endpoint button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new_secret")))
+	shot("portal-webhook-created")
+	rcv.mu.Lock()
+	rcv.secret = value("#new_secret")
+	rcv.mu.Unlock()
+	do("send a test event", chromedp.Click(chromedp.CSS(`#endpoints form[action$="/test"] button`)), chromedp.WaitVisible(chromedp.CSS("#deliveries")))
+	e.deliver()
+	do("reload the log", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#deliveries .attempt")))
+	shot("portal-webhook-log")
+	if got := text("#deliveries .attempt-outcome"); got != "ok" {
+		t.Errorf("test event outcome: %q, want ok", got)
+	}
+	if ids, errs := rcv.got(); len(ids) != 1 || errs[0] != nil {
+		t.Errorf("receiver: %v %v, want one verified delivery", ids, errs)
+	}
 }
 
 // tokenRequest calls the token endpoint with HTTP Basic client

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/scope"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/internal/webhook"
 )
 
 // Config configures the portal.
@@ -40,6 +41,7 @@ type Handler struct {
 	id     *identity.Service
 	scopes *scope.Holder
 	log    *slog.Logger
+	hooks  *webhook.Service // nil: no webhook pages
 }
 
 // New builds the portal. scopes may be nil (built-in scopes only).
@@ -77,6 +79,7 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	post("/portal/apps/{id}/delete", h.delete)
 	get("/portal/test-users", h.testUsersPage)
 	post("/portal/test-users", h.createTestUser)
+	h.webhookRoutes(get, post)
 	mux.HandleFunc("GET /apps/{id}/logo.png", h.logo)
 }
 
@@ -421,10 +424,11 @@ type appPageData struct {
 	NewKey      string // shown once
 	FieldErrors map[string]string
 	Sandbox     bool
+	Webhooks    bool // the webhook pages are on
 }
 
 func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, u *store.User, a apps.App, status int, p web.Page, d appPageData) {
-	d.App, d.Logo, d.Sandbox = a, LogoURL(a), h.cfg.Sandbox
+	d.App, d.Logo, d.Sandbox, d.Webhooks = a, LogoURL(a), h.cfg.Sandbox, h.hooks != nil
 	d.Redirects = strings.Join(a.RedirectURIs, " ")
 	d.Scopes = h.scopeChoices(nil, a.Scopes, a.PendingScopes)
 	d.Grants = grantChoices(nil, a.GrantTypes, a.PendingGrants)

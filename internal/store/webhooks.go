@@ -103,4 +103,9 @@ type Webhooks interface {
 	// pending and reports true; false when it is pending already (so it is
 	// queued once, however many ask at once). ErrNotFound when unknown.
 	RequeueWebhookDelivery(ctx context.Context, id string, at time.Time) (bool, error)
+	// DeleteFinishedWebhookDeliveries deletes the deliveries delivered or
+	// failed (last changed) before before, with their attempts; a pending
+	// one is kept, however old, as its outbox message still refers to it.
+	// It returns how many deliveries went.
+	DeleteFinishedWebhookDeliveries(ctx context.Context, before time.Time) (int64, error)
 }

@@ -117,6 +117,9 @@ type Config struct {
 	DisableAfter time.Duration
 	// Transport, when set, replaces the address-checking transport (tests).
 	Transport http.RoundTripper
+	// DeliveryRetention: Prune deletes delivered and failed deliveries
+	// last changed longer ago than this; 0 keeps them.
+	DeliveryRetention time.Duration
 }
 
 // Service manages endpoints and delivers events.
@@ -602,4 +605,15 @@ func (s *Service) Redeliver(ctx context.Context, a apps.Actor, id, deliveryID st
 		_, err = s.cfg.Outbox.Enqueue(ctx, tx, Topic, d.ID)
 		return err
 	})
+}
+
+// Prune deletes the delivered and failed deliveries (with their attempts)
+// last changed longer ago than the retention, and returns how many; none
+// when the retention is 0. A pending delivery is never pruned: its outbox
+// message would find it gone.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	if s.cfg.DeliveryRetention <= 0 {
+		return 0, nil
+	}
+	return s.cfg.Store.DeleteFinishedWebhookDeliveries(ctx, s.now().Add(-s.cfg.DeliveryRetention))
 }

@@ -234,3 +234,11 @@ func (s *Store) RequeueWebhookDelivery(ctx context.Context, id string, at time.T
 	}
 	return false, nil
 }
+
+// DeleteFinishedWebhookDeliveries implements store.Webhooks. The attempts go
+// with their delivery (ON DELETE CASCADE).
+func (s *Store) DeleteFinishedWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	return s.deleteCount(ctx, "delete finished webhook deliveries",
+		`DELETE FROM webhook_deliveries WHERE state IN (?, ?) AND updated_at < ?`,
+		store.WebhookDelivered, store.WebhookFailed, ms(before))
+}

@@ -18,6 +18,7 @@ func webhookCases() []testCase {
 		{"webhooks/endpoint_crud", testWebhookEndpointCRUD},
 		{"webhooks/failing_disable", testWebhookFailingDisable},
 		{"webhooks/deliveries", testWebhookDeliveries},
+		{"webhooks/prune", testWebhookPrune},
 		{"race/webhook_attempt", testRaceWebhookAttempt},
 	}
 }
@@ -234,4 +235,51 @@ func testRaceWebhookAttempt(t *testing.T, f *fixture) {
 	got, err := f.s.WebhookDeliveryByID(f.ctx, d.ID)
 	must(t, err)
 	equal(t, "attempts", len(got.Attempts), 1)
+}
+
+// Pruning deletes finished deliveries last changed before the cut-off with
+// their attempts, and never a pending one, however old.
+func testWebhookPrune(t *testing.T, f *fixture) {
+	u := f.user()
+	e := f.webhookEndpoint(f.client(u.ID).ID)
+	old := f.webhookDelivery(e.ID, f.now)        // delivered long ago: goes
+	oldFailed := f.webhookDelivery(e.ID, f.now)  // failed long ago: goes
+	oldPending := f.webhookDelivery(e.ID, f.now) // pending: stays
+	recent := f.webhookDelivery(e.ID, f.now)     // delivered after the cut-off: stays
+	requeued := f.webhookDelivery(e.ID, f.now)   // delivered long ago, requeued after: stays
+	must(t, f.s.RecordWebhookAttempt(f.ctx, old.ID, store.WebhookAttempt{Attempt: 1, At: f.at(time.Minute), Status: 200}, store.WebhookDelivered))
+	must(t, f.s.RecordWebhookAttempt(f.ctx, oldFailed.ID, store.WebhookAttempt{Attempt: 1, At: f.at(time.Minute), Status: 500}, store.WebhookFailed))
+	must(t, f.s.RecordWebhookAttempt(f.ctx, recent.ID, store.WebhookAttempt{Attempt: 1, At: f.at(3 * time.Hour), Status: 200}, store.WebhookDelivered))
+	must(t, f.s.RecordWebhookAttempt(f.ctx, requeued.ID, store.WebhookAttempt{Attempt: 1, At: f.at(time.Minute), Status: 200}, store.WebhookDelivered))
+	moved, err := f.s.RequeueWebhookDelivery(f.ctx, requeued.ID, f.at(3*time.Hour))
+	must(t, err)
+	equal(t, "requeued", moved, true)
+
+	cut := f.at(2 * time.Hour)
+	n, err := f.s.DeleteFinishedWebhookDeliveries(f.ctx, cut)
+	must(t, err)
+	equal(t, "deleted", n, int64(2))
+	for _, d := range []*store.WebhookDelivery{old, oldFailed} {
+		_, err := f.s.WebhookDeliveryByID(f.ctx, d.ID)
+		wantErr(t, err, store.ErrNotFound)
+	}
+	for _, d := range []*store.WebhookDelivery{oldPending, recent, requeued} {
+		if _, err := f.s.WebhookDeliveryByID(f.ctx, d.ID); err != nil {
+			t.Errorf("delivery %s deleted: %v", d.ID, err)
+		}
+	}
+	got, err := f.s.WebhookDeliveryByID(f.ctx, recent.ID)
+	must(t, err)
+	equal(t, "kept attempts", len(got.Attempts), 1)
+	// The attempts went with their deliveries: a new delivery under the
+	// old id starts with none.
+	again := &store.WebhookDelivery{ID: old.ID, EndpointID: e.ID, EventType: "webhook.test", Payload: "{}",
+		State: store.WebhookPending, CreatedAt: cut, UpdatedAt: cut}
+	must(t, f.s.CreateWebhookDelivery(f.ctx, again))
+	got, err = f.s.WebhookDeliveryByID(f.ctx, old.ID)
+	must(t, err)
+	equal(t, "attempts of a pruned delivery", len(got.Attempts), 0)
+	n, err = f.s.DeleteFinishedWebhookDeliveries(f.ctx, cut)
+	must(t, err)
+	equal(t, "deleted again", n, int64(0))
 }
