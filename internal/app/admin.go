@@ -14,5 +14,5 @@ func (a *App) adminArea() server.Area {
 
 // consoleArea is the administrators' console (/console).
 func (a *App) consoleArea() server.Area {
-	return web.NewConsolePages(a.Accounts, a.Identity.Admin(), a.PATs, a.OAuth).WithApps(a.Apps)
+	return web.NewConsolePages(a.Accounts, a.Identity.Admin(), a.PATs, a.OAuth).WithApps(a.Apps).WithActivity(a.Activity)
 }
