@@ -34,14 +34,20 @@ type chart struct {
 // width (width="100%"), so at 390 px the text shrinks by about 0.7: the
 // font size is chosen to stay readable there.
 const (
-	chartW, chartH         = 480.0, 220.0
-	chartLeft, chartRight  = 44.0, 8.0
-	chartTop, chartBottom  = 28.0, 24.0
-	chartFont              = 13
-	chartGridLines         = 4
-	chartPlotW             = chartW - chartLeft - chartRight
-	chartPlotH             = chartH - chartTop - chartBottom
-	chartMinLabelSpacingPx = 52.0
+	chartW, chartH        = 420.0, 220.0
+	chartLeft, chartRight = 44.0, 8.0
+	chartTop, chartBottom = 28.0, 24.0
+	chartFont             = 14
+	chartCharW            = 7.8 // an estimate of one character's width at chartFont
+	// chartTickFont is the x labels' smaller size: a week's seven day
+	// names fit side by side.
+	chartTickFont  = 12
+	chartGridLines = 4
+	chartEmptyH    = 48.0
+	chartPlotW     = chartW - chartLeft - chartRight
+	chartPlotH     = chartH - chartTop - chartBottom
+	// chartMinLabelSpacing keeps x labels ("Thu 26") apart.
+	chartMinLabelSpacing = 50.0
 )
 
 // niceMax is the smallest 1, 2 or 5 × 10ⁿ at or above v (at least
@@ -103,13 +109,18 @@ func renderChart(c chart) template.HTML {
 			fmt.Fprintf(&label, " %d %s", totals[i], strings.ToLower(s.Name))
 		}
 	}
+	empty := top == 0 || buckets == 0
+	h := chartH
+	if empty {
+		h = chartEmptyH // a line of text, not a plot's worth of blank
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" id="%s" viewBox="0 0 %s %s" width="100%%" role="img" aria-label="%s" font-size="%d" xmlns="http://www.w3.org/2000/svg">`,
-		esc(c.ID), num(chartW), num(chartH), esc(label.String()), chartFont)
+		esc(c.ID), num(chartW), num(h), esc(label.String()), chartFont)
 	fmt.Fprintf(&b, `<title>%s</title>`, esc(label.String()))
-	if top == 0 || buckets == 0 {
+	if empty {
 		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" class="chart-empty" fill="currentColor">No activity yet</text></svg>`,
-			num(chartW/2), num(chartH/2))
+			num(chartW/2), num(h/2+5))
 		return template.HTML(b.String())
 	}
 
@@ -118,7 +129,7 @@ func renderChart(c chart) template.HTML {
 	for _, s := range c.Series {
 		fmt.Fprintf(&b, `<rect x="%s" y="8" width="12" height="12" class="%s" fill="%s"/>`, num(x), esc(s.Class), esc(s.Fill))
 		fmt.Fprintf(&b, `<text x="%s" y="19" fill="currentColor">%s</text>`, num(x+16), esc(s.Name))
-		x += 16 + float64(len(s.Name))*7.5 + 16
+		x += 16 + float64(len(s.Name))*chartCharW + 16
 	}
 
 	// Grid lines and y labels.
@@ -142,10 +153,14 @@ func renderChart(c chart) template.HTML {
 			continue
 		}
 		lx := chartLeft + float64(i)*slot
+		text := tickLabel(t, every)
+		if lx+2+float64(len(text))*chartCharW*chartTickFont/chartFont > chartW {
+			continue // would run off the right edge
+		}
 		fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="currentColor" stroke-opacity="0.35"/>`,
 			num(lx), num(lx), num(chartTop+chartPlotH), num(chartTop+chartPlotH+4))
-		fmt.Fprintf(&b, `<text x="%s" y="%s" fill="currentColor">%s</text>`,
-			num(lx+2), num(chartH-6), esc(tickLabel(t, every)))
+		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%d" fill="currentColor">%s</text>`,
+			num(lx+2), num(chartH-6), chartTickFont, esc(text))
 	}
 	fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="currentColor" stroke-opacity="0.6"/>`,
 		num(chartLeft), num(chartW-chartRight), num(chartTop+chartPlotH), num(chartTop+chartPlotH))
@@ -179,7 +194,7 @@ func renderChart(c chart) template.HTML {
 func labelEvery(step time.Duration, buckets int) time.Duration {
 	span := step * time.Duration(buckets)
 	for _, every := range []time.Duration{6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
-		if float64(span/every) <= chartPlotW/chartMinLabelSpacingPx {
+		if float64(span/every) <= chartPlotW/chartMinLabelSpacing {
 			return every
 		}
 	}

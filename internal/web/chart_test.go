@@ -58,7 +58,7 @@ func TestRenderChart(t *testing.T) {
 				{Name: "Successful", Class: "chart-s0", Fill: "#00f", Values: hours(map[int]int64{0: 3, 5: 7}, 24)},
 				{Name: "Failed", Class: "chart-s1", Fill: "#f00", Values: hours(map[int]int64{5: 2}, 24)},
 			}},
-			want: []string{`aria-label="Sign-ins: 10 successful, 2 failed"`, `viewBox="0 0 480.0 220.0"`, `width="100%"`,
+			want: []string{`aria-label="Sign-ins: 10 successful, 2 failed"`, `viewBox="0 0 420.0 220.0"`, `width="100%"`,
 				`<title>Mon 2 Mar 05:00 UTC: 7 sign-ins (successful)</title>`, `<title>Mon 2 Mar 05:00 UTC: 2 sign-ins (failed)</title>`,
 				`>Successful</text>`, `>Failed</text>`, // legend
 				`>00:00</text>`, `>06:00</text>`, `>18:00</text>`, // x labels every 6 h over one day
@@ -138,7 +138,7 @@ func TestChartScale(t *testing.T) {
 		Series: []chartSeries{{Name: "A", Values: []int64{8, 4}}}}))
 	// ymax 8: the 8 bar spans the whole plot (top 28, height 168), the
 	// 4 bar half of it.
-	for _, w := range []string{`y="28.0" width="192.6" height="168.0"`, `y="112.0" width="192.6" height="84.0"`} {
+	for _, w := range []string{`y="28.0" width="165.6" height="168.0"`, `y="112.0" width="165.6" height="84.0"`} {
 		if !strings.Contains(svg, w) {
 			t.Errorf("missing %q in\n%s", w, svg)
 		}

@@ -29,7 +29,13 @@ type consoleActivityData struct {
 	Options []int
 	// Totals for the page's text, next to the charts.
 	SignIns, Failures, Lockouts, Tokens, RateLimited, Replays int64
-	Charts                                                    []template.HTML
+	Charts                                                    []consoleChart
+}
+
+// consoleChart is one drawn chart and its caption.
+type consoleChart struct {
+	Title string
+	SVG   template.HTML
 }
 
 // activityCharts reads the last days of counters and draws the overview's
@@ -43,16 +49,19 @@ func (c *ConsolePages) activityCharts(ctx context.Context, days int) (*consoleAc
 		SignIns: s.Total(activity.SignInSuccess), Failures: s.Total(activity.SignInFailure),
 		Lockouts: s.Total(activity.SignInLockout), Tokens: s.Total(activity.TokenIssued),
 		RateLimited: s.Total(activity.RateLimitHit), Replays: s.Total(activity.ReplayDetected)}
-	d.Charts = []template.HTML{
-		renderChart(chart{ID: "chart-sign-ins", Title: "Sign-ins", Unit: "sign-ins", Start: s.From, Step: time.Hour,
+	charts := []chart{
+		{ID: "chart-sign-ins", Title: "Sign-ins", Unit: "sign-ins", Start: s.From, Step: time.Hour,
 			Series: []chartSeries{
 				{Name: "Successful", Class: "chart-s0", Fill: "#1a56db", Values: s.Of(activity.SignInSuccess)},
 				{Name: "Failed", Class: "chart-s1", Fill: "#b42318", Values: s.Of(activity.SignInFailure)},
-			}}),
-		renderChart(chart{ID: "chart-tokens", Title: "Tokens issued", Unit: "access tokens", Start: s.From, Step: time.Hour,
-			Series: []chartSeries{{Name: "Issued", Class: "chart-s2", Fill: "#0f766e", Values: s.Of(activity.TokenIssued)}}}),
-		renderChart(chart{ID: "chart-rate-limits", Title: "Rate-limit refusals", Unit: "requests", Start: s.From, Step: time.Hour,
-			Series: []chartSeries{{Name: "Refused", Class: "chart-s3", Fill: "#b45309", Values: s.Of(activity.RateLimitHit)}}}),
+			}},
+		{ID: "chart-tokens", Title: "Tokens issued", Unit: "access tokens", Start: s.From, Step: time.Hour,
+			Series: []chartSeries{{Name: "Issued", Class: "chart-s2", Fill: "#0f766e", Values: s.Of(activity.TokenIssued)}}},
+		{ID: "chart-rate-limits", Title: "Rate-limit refusals", Unit: "requests", Start: s.From, Step: time.Hour,
+			Series: []chartSeries{{Name: "Refused", Class: "chart-s3", Fill: "#b45309", Values: s.Of(activity.RateLimitHit)}}},
+	}
+	for _, c := range charts {
+		d.Charts = append(d.Charts, consoleChart{Title: c.Title, SVG: renderChart(c)})
 	}
 	return d, nil
 }
