@@ -61,9 +61,9 @@ func newCounter(t *testing.T, st *sqlstore.Store, c *clock) *activity.Counter {
 	return ctr
 }
 
-func add(c *activity.Counter, e activity.Event, n int) {
+func add(c *activity.Counter, e activity.Event, n int, at time.Time) {
 	for range n {
-		c.Add(e)
+		c.Add(e, at)
 	}
 }
 
@@ -79,19 +79,19 @@ func TestTwoReplicasSum(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Add(2)
-			go func() { defer wg.Done(); add(a, activity.TokenIssued, 250) }()
-			go func() { defer wg.Done(); add(b, activity.TokenIssued, 125) }()
+			go func() { defer wg.Done(); add(a, activity.TokenIssued, 250, clk.Now()) }()
+			go func() { defer wg.Done(); add(b, activity.TokenIssued, 125, clk.Now()) }()
 		}
-		add(a, activity.SignInSuccess, 3)
-		add(b, activity.SignInFailure, 2)
+		add(a, activity.SignInSuccess, 3, clk.Now())
+		add(b, activity.SignInFailure, 2, clk.Now())
 		wg.Wait()
 		for _, c := range []*activity.Counter{a, b} {
 			if err := c.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
-		add(a, activity.TokenIssued, 1)
-		add(a, activity.RateLimitHit, 4)
+		add(a, activity.TokenIssued, 1, clk.Now())
+		add(a, activity.RateLimitHit, 4, clk.Now())
 		if err := a.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -126,14 +126,14 @@ func TestCountsKeepTheirHour(t *testing.T) {
 		ctx := t.Context()
 		clk := &clock{t: time.Date(2026, 5, 6, 10, 59, 58, 0, time.UTC)}
 		c := newCounter(t, st, clk)
-		add(c, activity.SignInSuccess, 2)
+		add(c, activity.SignInSuccess, 2, clk.Now())
 		clk.Set(time.Date(2026, 5, 6, 11, 0, 1, 0, time.UTC))
-		add(c, activity.SignInSuccess, 5)
+		add(c, activity.SignInSuccess, 5, clk.Now())
 		if err := c.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// An hour later still: the 11:00 counts flushed at 12:00 are 11:00's.
-		add(c, activity.SignInFailure, 1)
+		add(c, activity.SignInFailure, 1, clk.Now())
 		clk.Set(time.Date(2026, 5, 6, 12, 0, 3, 0, time.UTC))
 		if err := c.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -163,12 +163,12 @@ func TestPrune(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Add(activity.TokenIssued)
+		c.Add(activity.TokenIssued, clk.Now())
 		if err := c.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		clk.Set(clk.Now().Add(47 * time.Hour))
-		c.Add(activity.TokenIssued)
+		c.Add(activity.TokenIssued, clk.Now())
 		if err := c.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func TestPrune(t *testing.T) {
 // one call it unchecked.
 func TestNilCounter(t *testing.T) {
 	var c *activity.Counter
-	c.Add(activity.TokenIssued)
+	c.Add(activity.TokenIssued, time.Now())
 	if err := c.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestRunFlushesAtShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(c, activity.ReplayDetected, 3)
+		add(c, activity.ReplayDetected, 3, clk.Now())
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() { c.Run(ctx); close(done) }()
@@ -217,6 +217,29 @@ func TestRunFlushesAtShutdown(t *testing.T) {
 		}
 		if got := s.Total(activity.ReplayDetected); got != 3 {
 			t.Fatalf("after shutdown %d stored, want 3", got)
+		}
+	})
+}
+
+// BenchmarkAdd is the hot-path cost: every token request pays one Add.
+func BenchmarkAdd(b *testing.B) {
+	c, err := activity.New(activity.Config{Store: nil, Now: time.Now})
+	if err == nil {
+		b.Fatal("a counter without a store was accepted")
+	}
+	dir := b.TempDir()
+	st, err := backend.Open(context.Background(), filepath.Join(dir, "gatehouse.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if c, err = activity.New(activity.Config{Store: st, Now: time.Now}); err != nil {
+		b.Fatal(err)
+	}
+	at := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Add(activity.TokenIssued, at)
 		}
 	})
 }

@@ -27,16 +27,16 @@ func TestActivityReport(t *testing.T) {
 	f := newFixture(t, st)
 	c := newCounter(t, st, f.e.Clock.Now)
 	for range 3 {
-		c.Add(activity.SignInSuccess)
+		c.Add(activity.SignInSuccess, f.e.Clock.Now())
 	}
-	c.Add(activity.SignInFailure)
-	c.Add(activity.RateLimitHit)
+	c.Add(activity.SignInFailure, f.e.Clock.Now())
+	c.Add(activity.RateLimitHit, f.e.Clock.Now())
 	if err := c.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// A day ago: inside ?days=2, outside ?days=1.
 	f.e.Clock.Advance(24 * time.Hour)
-	c.Add(activity.TokenIssued)
+	c.Add(activity.TokenIssued, f.e.Clock.Now())
 	if err := c.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -223,7 +223,7 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 	if terr != nil {
 		var te *ThrottledError
 		if errors.As(terr, &te) {
-			s.cfg.Activity.Add(activity.SignInLockout)
+			s.cfg.Activity.Add(activity.SignInLockout, now)
 		}
 		return nil, terr
 	}
@@ -256,12 +256,12 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 			id = u.ID
 		}
 		s.audit(ctx, userEntry(audit.SignIn, id, true, map[string]any{"reason": reason, "email": addr, "factor": "password"}))
-		s.cfg.Activity.Add(activity.SignInFailure)
+		s.cfg.Activity.Add(activity.SignInFailure, now)
 		return nil, ErrInvalidCredentials
 	}
 	a.succeeded(ctx)
 	s.audit(ctx, userEntry(audit.SignIn, u.ID, false, map[string]any{"factor": "password"}))
-	s.cfg.Activity.Add(activity.SignInSuccess)
+	s.cfg.Activity.Add(activity.SignInSuccess, now)
 	if NeedsRehash(u.PasswordHash, s.cfg.Argon2) {
 		if h, err := s.hash(ctx, password); err == nil {
 			if err := s.st.UpdatePassword(ctx, u.ID, h, false, now); err != nil {

@@ -158,7 +158,7 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 		// Every access token, of every grant and response type, is minted
 		// here; one that is then not stored fails its request with a
 		// server error, rare enough not to skew the count.
-		s.activity.Add(activity.TokenIssued)
+		s.activity.Add(activity.TokenIssued, now)
 		return minted{secret: tok, record: rec, ttl: ttl}, nil
 	}
 	secret, hash, err := s.newSecret(k)

@@ -200,7 +200,8 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 	}
 	var d Decision
 	var err error
-	if now := l.now().UnixNano(); now < l.backendDownUntil.Load() {
+	now := l.now().UnixNano()
+	if now < l.backendDownUntil.Load() {
 		err = errBackendPaused
 	} else if d, err = l.backend.Take(ctx, class+":"+key, r); err != nil {
 		l.backendDownUntil.Store(now + int64(backendPause))
@@ -217,7 +218,7 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 	}
 	if !d.Allowed {
 		l.hits.WithLabelValues(class).Inc()
-		l.activity.Add(activity.RateLimitHit)
+		l.activity.Add(activity.RateLimitHit, time.Unix(0, now))
 	}
 	return d
 }
