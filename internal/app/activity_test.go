@@ -35,8 +35,9 @@ func TestOverviewChartsCountRealActivity(t *testing.T) {
 					t.Fatal("wrong password accepted")
 				}
 			}
-			for range 4 {
-				req, _ := http.NewRequest("POST", e.srv.URL+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+			token := func(form url.Values) int {
+				t.Helper()
+				req, _ := http.NewRequest("POST", e.srv.URL+"/oauth2/token", strings.NewReader(form.Encode()))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.SetBasicAuth(e.client.ID, e.secret)
 				resp, err := http.DefaultClient.Do(req)
@@ -44,9 +45,34 @@ func TestOverviewChartsCountRealActivity(t *testing.T) {
 					t.Fatal(err)
 				}
 				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Fatalf("token: %d", resp.StatusCode)
+				return resp.StatusCode
+			}
+			for range 3 {
+				if got := token(url.Values{"grant_type": {"client_credentials"}}); got != 200 {
+					t.Fatalf("token: %d", got)
 				}
+			}
+			// A code redeemed (the fourth token), then replayed.
+			req, _ := http.NewRequest("GET", e.srv.URL+"/oauth2/authorize?response_type=code&client_id="+e.client.ID+
+				"&redirect_uri="+url.QueryEscape("https://app.example/cb")+"&scope=profile:read&state=s1", nil)
+			req.AddCookie(&http.Cookie{Name: "gh_session", Value: e.cookie})
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			code := loc.Query().Get("code")
+			if code == "" {
+				t.Fatalf("authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			redeem := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"https://app.example/cb"}}
+			if got := token(redeem); got != 200 {
+				t.Fatalf("redeem: %d", got)
+			}
+			if got := token(redeem); got != 400 {
+				t.Fatalf("replay: %d", got)
 			}
 
 			// Nothing reaches the database until the counters flush.
@@ -80,7 +106,7 @@ func TestOverviewChartsCountRealActivity(t *testing.T) {
 					`aria-label="Sign-ins: 2 successful, 3 failed"`,
 					`aria-label="Tokens issued: 4 issued"`,
 					`aria-label="Rate-limit refusals: no activity yet"`,
-					`<dd id="total-sign-ins">2</dd>`, `<dd id="total-failures">3</dd>`, `<dd id="total-tokens">4</dd>`,
+					`<dd id="total-sign-ins">2</dd>`, `<dd id="total-failures">3</dd>`, `<dd id="total-tokens">4</dd>`, `<dd id="total-replays">1</dd>`,
 					`id="review-queue"`, // the review queue is still there
 				} {
 					if !strings.Contains(body, want) {
