@@ -71,6 +71,8 @@ type Handler struct {
 	// appsvc serves the app routes (nil: they are not mounted).
 	appsvc AppService
 	audit  AuditLog // nil: /admin/audit not mounted (WithAudit)
+	// activity is nil unless WithActivity was called (activity.go).
+	activity Activity
 }
 
 // New builds the handler.
@@ -108,6 +110,9 @@ func (h *Handler) bearerRoutes() map[Route]http.HandlerFunc {
 	maps.Copy(m, h.webhookRoutes())
 	if h.audit != nil {
 		m[Route{"GET", "/admin/audit"}] = h.listAudit
+	}
+	if h.activity != nil {
+		m[Route{"GET", "/admin/activity"}] = h.showActivity
 	}
 	return m
 }

@@ -52,7 +52,7 @@ func newFixture(t *testing.T, st *sqlstore.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e)).WithAudit(newAuditLog(t, st))
+	h := adminapi.New(e.Identity.Admin(), e.Identity, e.PATs, e.OAuth, e.Auth, nil).WithApps(svc).WithWebhooks(newWebhooks(t, e)).WithAudit(newAuditLog(t, st)).WithActivity(newCounter(t, st, e.Clock.Now))
 	mux := http.NewServeMux()
 	h.Routes(mux)
 	srv := httptest.NewServer(mux)
@@ -270,6 +270,9 @@ func TestEveryRouteAnswersAsDocumented(t *testing.T) {
 	check(f.do(t, "GET", "/admin/audit?limit=1", f.adminPAT))
 	check(f.do(t, "GET", "/admin/audit?cursor=%21", f.adminPAT))
 	check(f.do(t, "GET", "/admin/audit", f.userPAT))
+	check(f.do(t, "GET", "/admin/activity?days=1", f.adminPAT))
+	check(f.do(t, "GET", "/admin/activity?days=0", f.adminPAT))
+	check(f.do(t, "GET", "/admin/activity", f.userPAT))
 	for r := range mounted {
 		method, path, _ := strings.Cut(r, " ")
 		if method != "POST" || !strings.HasPrefix(path, "/admin/users/") {

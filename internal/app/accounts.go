@@ -31,6 +31,7 @@ func (a *App) buildAccounts() error {
 	cfg.TOTPIssuer = a.Config.SiteName
 	cfg.Metrics = identity.NewMetrics(a.Registry)
 	cfg.Audit = a.Audit
+	cfg.Activity = a.Activity
 	var err error
 	if a.Identity, err = identity.New(a.Store, a.Box, a.Hasher, a.Now, a.Rand, a.Log, cfg); err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/apps"
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -86,6 +87,7 @@ type App struct {
 	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
 	Audit         *audit.Log           // the hash-chained audit log (audit.go)
 	auditKey      []byte               // signs the audit log's pruning checkpoints
+	Activity      *activity.Counter    // hourly event counters (activity.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -230,6 +232,9 @@ func (a *App) buildServices() error {
 	if err := a.buildAudit(); err != nil {
 		return err
 	}
+	if err := a.buildActivity(); err != nil {
+		return err
+	}
 	if err := a.buildEmail(); err != nil {
 		return err
 	}
@@ -292,6 +297,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	}
 	a.runOutbox(ctx)
 	a.runAudit(ctx)
+	a.runActivity(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -316,6 +322,9 @@ func (a *App) RunBackground(ctx context.Context) {
 			if _, err := a.Store.DeleteTOTPStepsBefore(ctx, now.Add(-10*time.Minute).Unix()/30); err != nil && ctx.Err() == nil {
 				a.Log.Warn("housekeeping: TOTP steps", "err", err)
 			}
+			if _, err := a.Activity.Prune(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("housekeeping: activity counters", "err", err)
+			}
 		}
 	}
 }
@@ -323,6 +332,7 @@ func (a *App) RunBackground(ctx context.Context) {
 // Close writes buffered last-use stamps and releases the store.
 func (a *App) Close() error {
 	a.flushTokens()
+	a.flushActivity()
 	a.closeRateLimits()
 	return a.Store.Close()
 }

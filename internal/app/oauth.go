@@ -14,7 +14,7 @@ import (
 func (a *App) buildOAuth() error {
 	var err error
 	a.OAuth, err = oauth.NewService(oauth.Options{
-		Issuer: a.Config.Issuer, Env: a.credentialEnv(), Store: a.Store, Hasher: a.Hasher, Clock: a.Now, Random: a.Rand, Logger: a.Log, Audit: a.Audit,
+		Issuer: a.Config.Issuer, Env: a.credentialEnv(), Store: a.Store, Hasher: a.Hasher, Clock: a.Now, Random: a.Rand, Logger: a.Log, Audit: a.Audit, Activity: a.Activity,
 		AccessTokenTTL: a.Config.AccessTokenTTL, RefreshTokenTTL: a.Config.RefreshTokenTTL,
 		ClientCacheTTL: a.Config.ClientCacheTTL,
 		APIs:           apis(a.Config.Sections.APIs),

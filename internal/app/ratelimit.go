@@ -30,6 +30,7 @@ func (a *App) buildRateLimit() error {
 	}
 	lim := ratelimit.NewLimiter(ratelimit.Options{
 		Backend: backend, FailOpen: c.RedisFailure != "closed", Log: a.Log, Now: a.Now, Registry: a.Registry,
+		Activity: a.Activity,
 	})
 	a.rateLimit = ratelimit.Middleware(ratelimit.HTTPOptions{
 		Limiter: lim, Rates: c.Rates,

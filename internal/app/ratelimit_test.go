@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/activity"
 )
 
 // TestRateLimitsWired: the settings reach the middleware; a refused form post
@@ -73,5 +75,16 @@ func TestRateLimitsWired(t *testing.T) {
 	}
 	if hits["signin_address"] != 1 || hits["token_address"] != 1 || hits["token_client"] != 0 {
 		t.Fatalf("gatehouse_rate_limit_hits_total: %v", hits)
+	}
+	// The overview's counter sees the same two refusals.
+	if err := a.Activity.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := a.Activity.Last(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Total(activity.RateLimitHit); n != 2 {
+		t.Fatalf("rate_limit.hit counted %d, want 2", n)
 	}
 }

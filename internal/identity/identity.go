@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -54,6 +55,9 @@ type Config struct {
 	// not recorded). The store writes here are single statements, not one
 	// transaction, so each entry is written right after its change.
 	Audit *audit.Log
+	// Activity counts sign-ins, failures and lockouts for the console's
+	// overview (nil: not counted).
+	Activity *activity.Counter
 }
 
 // DefaultConfig returns the production defaults.

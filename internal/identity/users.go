@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -220,6 +221,10 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 	keys = append(keys, s.accountKey(addr))
 	a, terr := s.reserve(ctx, now, keys...)
 	if terr != nil {
+		var te *ThrottledError
+		if errors.As(terr, &te) {
+			s.cfg.Activity.Add(activity.SignInLockout, now)
+		}
 		return nil, terr
 	}
 	defer a.abandon(ctx)
@@ -251,10 +256,12 @@ func (s *Service) CheckPassword(ctx context.Context, email, password, ip string)
 			id = u.ID
 		}
 		s.audit(ctx, userEntry(audit.SignIn, id, true, map[string]any{"reason": reason, "email": addr, "factor": "password"}))
+		s.cfg.Activity.Add(activity.SignInFailure, now)
 		return nil, ErrInvalidCredentials
 	}
 	a.succeeded(ctx)
 	s.audit(ctx, userEntry(audit.SignIn, u.ID, false, map[string]any{"factor": "password"}))
+	s.cfg.Activity.Add(activity.SignInSuccess, now)
 	if NeedsRehash(u.PasswordHash, s.cfg.Argon2) {
 		if h, err := s.hash(ctx, password); err == nil {
 			if err := s.st.UpdatePassword(ctx, u.ID, h, false, now); err != nil {

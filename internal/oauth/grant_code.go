@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -148,6 +149,7 @@ func (s *Service) codeReplayed(ctx context.Context, c *store.Client, ac *store.A
 	if err := s.st.RevokeGrant(ctx, ac.GrantID, now); err != nil {
 		return ErrServerError(err)
 	}
+	s.activity.Add(activity.ReplayDetected, now)
 	s.log.WarnContext(ctx, "oauth: authorization code replayed; grant revoked",
 		"client_id", c.ID, "grant_id", ac.GrantID, "user_id", ac.UserID)
 	// RevokeGrant was one statement; the entry follows in its own transaction.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
@@ -142,6 +143,7 @@ func (s *Service) refreshReused(ctx context.Context, grantID, clientID string, n
 			return ErrServerError(err)
 		}
 	}
+	s.activity.Add(activity.ReplayDetected, now)
 	s.log.WarnContext(ctx, "oauth: rotated refresh token reused; token family revoked", "client_id", clientID, "grant_id", grantID)
 	// RevokeGrant was one statement; the entry follows in its own transaction.
 	s.audit.RecordAfter(ctx, audit.Entry{Type: audit.ReplayDetected, ActorKind: store.ActorApp, ActorID: clientID, Failed: true,

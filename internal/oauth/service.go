@@ -31,6 +31,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/lastuse"
@@ -119,6 +120,9 @@ type Options struct {
 	// Audit records tokens issued, refreshed and revoked, replays, and
 	// authorizations granted and revoked (nil: not recorded).
 	Audit *audit.Log
+	// Activity counts access tokens issued and replays detected for the
+	// console's overview (nil: not counted).
+	Activity *activity.Counter
 }
 
 // Service is the OAuth 2.0 authorization server logic.
@@ -142,6 +146,7 @@ type Service struct {
 	idTokenTTL time.Duration
 	onEvent    func(ctx context.Context, tx store.Store, ev Event) error
 	audit      *audit.Log
+	activity   *activity.Counter
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -170,7 +175,7 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		apis: apis, creds: o.Credentials,
-		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env, audit: o.Audit,
+		issuer: o.Issuer, st: o.Store, hasher: o.Hasher, now: o.Clock, rand: o.Random, log: o.Logger, env: o.Env, audit: o.Audit, activity: o.Activity,
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
 		signer: o.Signer, idTokenTTL: o.IDTokenTTL, onEvent: o.OnEvent,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/safetext"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -154,6 +155,10 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 			return minted{}, err
 		}
 		rec.Hash = s.hasher.Hash(tok)
+		// Every access token, of every grant and response type, is minted
+		// here; one that is then not stored fails its request with a
+		// server error, rare enough not to skew the count.
+		s.activity.Add(activity.TokenIssued, now)
 		return minted{secret: tok, record: rec, ttl: ttl}, nil
 	}
 	secret, hash, err := s.newSecret(k)

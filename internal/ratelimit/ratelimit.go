@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/activity"
 )
 
 // Rate is Count requests per Per, with up to Burst at once. The zero Rate is
@@ -133,6 +135,7 @@ type Limiter struct {
 	now      func() time.Time
 	hits     *prometheus.CounterVec
 	failures prometheus.Counter
+	activity *activity.Counter
 	// lastFailureLog (unix nanoseconds) rate-limits the failure log: an
 	// unreachable Redis fails every request, and one line per request would
 	// flood the log exactly when the operator needs to read it.
@@ -163,11 +166,14 @@ type Options struct {
 	// Registry receives gatehouse_rate_limit_hits_total{class} and
 	// gatehouse_rate_limit_backend_errors_total; nil registers nothing.
 	Registry prometheus.Registerer
+	// Activity counts refusals for the console's overview (nil: not
+	// counted).
+	Activity *activity.Counter
 }
 
 // NewLimiter builds a Limiter.
 func NewLimiter(o Options) *Limiter {
-	l := &Limiter{backend: o.Backend, failOpen: o.FailOpen, log: o.Log, now: o.Now,
+	l := &Limiter{backend: o.Backend, failOpen: o.FailOpen, log: o.Log, now: o.Now, activity: o.Activity,
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_rate_limit_hits_total", Help: "Requests refused by a rate limit, by route class.",
 		}, []string{"class"}),
@@ -194,7 +200,8 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 	}
 	var d Decision
 	var err error
-	if now := l.now().UnixNano(); now < l.backendDownUntil.Load() {
+	now := l.now().UnixNano()
+	if now < l.backendDownUntil.Load() {
 		err = errBackendPaused
 	} else if d, err = l.backend.Take(ctx, class+":"+key, r); err != nil {
 		l.backendDownUntil.Store(now + int64(backendPause))
@@ -211,6 +218,7 @@ func (l *Limiter) Allow(ctx context.Context, class, key string, r Rate) Decision
 	}
 	if !d.Allowed {
 		l.hits.WithLabelValues(class).Inc()
+		l.activity.Add(activity.RateLimitHit, time.Unix(0, now))
 	}
 	return d
 }

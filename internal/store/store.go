@@ -62,6 +62,7 @@ type Store interface {
 	EmailVerification
 	Webhooks
 	Audit
+	Activity
 
 	// InTx runs fn with a Store whose every method, reads included, runs in
 	// one write transaction: committed when fn returns nil, rolled back when

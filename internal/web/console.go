@@ -29,6 +29,8 @@ type ConsolePages struct {
 	}
 	// appsvc serves the app pages (nil: only the user pages exist).
 	appsvc *apps.Service
+	// activity draws the overview's charts (nil: no charts).
+	activity ActivityReader
 }
 
 // NewConsolePages returns the area.

@@ -34,7 +34,8 @@ func consoleActor(u *store.User) apps.Actor { return apps.AdminActor(u.ID, true)
 var appStatuses = []string{apps.StatusPending, apps.StatusActive, apps.StatusRejected, apps.StatusDisabled}
 
 type consoleOverviewData struct {
-	Counts apps.ReviewCounts
+	Counts   *apps.ReviewCounts   // nil without the app pages
+	Activity *consoleActivityData // nil without the activity counters
 }
 
 func (c *ConsolePages) overview(w http.ResponseWriter, r *http.Request) {
@@ -42,16 +43,28 @@ func (c *ConsolePages) overview(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if c.appsvc == nil {
+	if c.appsvc == nil && c.activity == nil {
 		http.Redirect(w, r, "/console/users", http.StatusSeeOther)
 		return
 	}
-	n, err := c.appsvc.ReviewCounts(r.Context(), consoleActor(u))
-	if err != nil {
-		c.h.serverError(w, r, err)
-		return
+	var d consoleOverviewData
+	if c.appsvc != nil {
+		n, err := c.appsvc.ReviewCounts(r.Context(), consoleActor(u))
+		if err != nil {
+			c.h.serverError(w, r, err)
+			return
+		}
+		d.Counts = &n
 	}
-	c.h.Render(w, r, http.StatusOK, "console.html", Page{Title: "Console", Data: consoleOverviewData{Counts: n}})
+	if c.activity != nil {
+		a, err := c.activityCharts(r.Context(), activityRange(r))
+		if err != nil {
+			c.h.serverError(w, r, err)
+			return
+		}
+		d.Activity = a
+	}
+	c.h.Render(w, r, http.StatusOK, "console.html", Page{Title: "Console", Data: d})
 }
 
 type consoleAppsData struct {

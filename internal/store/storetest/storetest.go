@@ -52,7 +52,7 @@ type testCase struct {
 
 // cases lists the suite. Grouped by aggregate; races last.
 func cases() []testCase {
-	return append(append(append(coreCases(), emailCases()...), webhookCases()...), auditCases()...)
+	return append(append(append(append(coreCases(), emailCases()...), webhookCases()...), auditCases()...), activityCases()...)
 }
 
 func coreCases() []testCase {
