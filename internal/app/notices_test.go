@@ -167,7 +167,7 @@ func testNoticesOverHTTP(t *testing.T, ids *identity.Service, alog *audit.Log, r
 	if i < 0 {
 		t.Fatalf("no Security notices table")
 	}
-	panel := body[i:strings.Index(body[i:], "</table>")+i]
+	panel := body[i : strings.Index(body[i:], "</table>")+i]
 	want := []identity.NoticeKind{identity.NoticeEmailChanged, identity.NoticeEmailChangeRequested, identity.NoticePasswordChanged,
 		identity.NoticeSecondFactorDisabled, identity.NoticePATCreated, identity.NoticeNewSignInLocation}
 	at := 0
