@@ -2,9 +2,12 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +197,63 @@ func testNoticesOverHTTP(t *testing.T, ids *identity.Service, alog *audit.Log, r
 		if !strings.Contains(e.Details, `"kind":"`+string(want[i])+`"`) || e.ClientAddr != "127.0.0.1" {
 			t.Errorf("entry %d: %+v", i, e)
 		}
+	}
+}
+
+// TestSecurityAlertInAuditStream: the operator's SIEM gets each security
+// notice as an account.security_alert line of the audit stream.
+func TestSecurityAlertInAuditStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	a, _ := openPages(t, map[string]string{"GATEHOUSE_AUDIT_STREAM": path})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.RunBackground(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	u, err := a.Identity.CreateUser(ctx, identity.NewUser{Email: "ann@example.com", Name: "Ann", Password: "vivid otter anchors the lamp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream follows the log from its head when it starts: wait until
+	// it is live (a marker entry shows up), then raise the alert.
+	lines := func() []audit.View {
+		b, _ := os.ReadFile(path)
+		var out []audit.View
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var v audit.View
+			if json.Unmarshal([]byte(l), &v) == nil {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	find := func(typ string) *audit.View {
+		for _, v := range lines() {
+			if v.Type == typ {
+				return &v
+			}
+		}
+		return nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for find("stream.marker") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the audit stream never started")
+		}
+		a.Audit.RecordAfter(ctx, audit.Entry{Type: "stream.marker"})
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := a.AccountMail.Notify(ctx, u.ID, identity.NoticeSecondFactorDisabled); err != nil {
+		t.Fatal(err)
+	}
+	var v *audit.View
+	for v = find(audit.SecurityAlert); v == nil; v = find(audit.SecurityAlert) {
+		if time.Now().After(deadline) {
+			t.Fatal("no account.security_alert line in the stream")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(v.Details, &d); err != nil || d["kind"] != "second_factor_disabled" || v.Subject != u.ID || v.ActorKind != "system" {
+		t.Fatalf("stream line %+v (%v)", v, err)
 	}
 }
