@@ -58,6 +58,7 @@ type AccountMail struct {
 func NewAccountMail(svc *Service, st store.Store, mail Mailer, queue Queue, baseURL string) *AccountMail {
 	a := &AccountMail{svc: svc, st: st, mail: mail, queue: queue, baseURL: baseURL}
 	queue.Handle(ResetRequestTopic, a.handleResetRequest)
+	svc.mail = a
 	return a
 }
 
@@ -368,6 +369,23 @@ func (a *AccountMail) Notify(ctx context.Context, userID string, kind NoticeKind
 		a.counted(kind)
 	}
 	return err
+}
+
+// notifyAdminChange queues the notice of a change an administrator made
+// (after it was made, as Notify); a failure is logged, the change stands.
+func (a *AccountMail) notifyAdminChange(ctx context.Context, userID string, kind NoticeKind) {
+	err := a.st.InTx(ctx, func(tx store.Store) error {
+		u, err := tx.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		return a.notify(ctx, tx, u, noticeFacts{Kind: kind, By: "administrator"})
+	})
+	if err != nil {
+		a.svc.log.Error("security notice of an administrator's change", "user_id", userID, "kind", kind, "err", err)
+		return
+	}
+	a.counted(kind)
 }
 
 // PATCreated queues the notice of a new personal access token, in the

@@ -58,6 +58,10 @@ func (f noticeFacts) words() (event, detail string) {
 		return "A personal access token (\"" + f.Description + "\") was created for your account.",
 			"Scopes: " + strings.Join(f.Scopes, " ") + "."
 	case NoticeSecondFactorDisabled:
+		if f.By == "administrator" {
+			return "Two-factor authentication was turned off for your account by an administrator.",
+				"You can sign in with your password alone until you set it up again."
+		}
 		return "Two-factor authentication was turned off for your account.", ""
 	case NoticePasswordChanged:
 		if f.By == "email_link" {

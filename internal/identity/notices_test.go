@@ -228,3 +228,25 @@ func TestSecurityNoticesRecorded(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminSecondFactorResetNotice: two-factor turned off by an
+// administrator (console, admin API, CLI) is told to the owner too.
+func TestAdminSecondFactorResetNotice(t *testing.T) {
+	identitytest.ForEachBackend(t, func(t *testing.T, newEnv func(t testing.TB, opts ...identitytest.Option) *identitytest.Env) {
+		e := newAlertEnv(t, newEnv)
+		u := e.CreateUser(t, "ann@example.com", "correct horse battery staple")
+		if _, err := e.Service.Admin().ResetSecondFactor(t.Context(), "cli", u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if m := e.deliver(t); m.To != "ann@example.com" || !strings.Contains(m.Text, "turned off for your account by an administrator") {
+			t.Fatalf("notice to %s: %q", m.To, m.Text)
+		}
+		notices, err := e.flow.Notices(t.Context(), u.ID)
+		if err != nil || len(notices) != 1 || notices[0].Kind != identity.NoticeSecondFactorDisabled {
+			t.Fatalf("notices %+v (%v)", notices, err)
+		}
+		if got := e.alerts(t, identity.NoticeSecondFactorDisabled); got != 1 {
+			t.Fatalf("counted %v", got)
+		}
+	})
+}
