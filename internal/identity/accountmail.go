@@ -358,34 +358,29 @@ func (a *AccountMail) ConfirmEmailChange(ctx context.Context, token string) erro
 // to the user's account (NoticePasswordChanged, NoticeSecondFactorDisabled)
 // and records it, in one transaction of its own.
 func (a *AccountMail) Notify(ctx context.Context, userID string, kind NoticeKind) error {
-	err := a.st.InTx(ctx, func(tx store.Store) error {
-		u, err := tx.UserByID(ctx, userID)
-		if err != nil {
-			return err
-		}
-		return a.notify(ctx, tx, u, noticeFacts{Kind: kind})
-	})
-	if err == nil {
-		a.counted(kind)
-	}
-	return err
+	return a.notifyAfter(ctx, userID, noticeFacts{Kind: kind})
 }
 
 // notifyAdminChange queues the notice of a change an administrator made
 // (after it was made, as Notify); a failure is logged, the change stands.
 func (a *AccountMail) notifyAdminChange(ctx context.Context, userID string, kind NoticeKind) {
+	if err := a.notifyAfter(ctx, userID, noticeFacts{Kind: kind, By: "administrator"}); err != nil {
+		a.svc.log.Error("security notice of an administrator's change", "user_id", userID, "kind", kind, "err", err)
+	}
+}
+
+func (a *AccountMail) notifyAfter(ctx context.Context, userID string, f noticeFacts) error {
 	err := a.st.InTx(ctx, func(tx store.Store) error {
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u, noticeFacts{Kind: kind, By: "administrator"})
+		return a.notify(ctx, tx, u, f)
 	})
-	if err != nil {
-		a.svc.log.Error("security notice of an administrator's change", "user_id", userID, "kind", kind, "err", err)
-		return
+	if err == nil {
+		a.counted(f.Kind)
 	}
-	a.counted(kind)
+	return err
 }
 
 // PATCreated queues the notice of a new personal access token, in the
