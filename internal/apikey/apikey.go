@@ -115,6 +115,8 @@ var (
 	// not active, or its app's owner is disabled or changed credentials since
 	// the key was created. The wrapped reason is for logs only.
 	ErrInvalidKey = errors.New("apikey: invalid key")
+	// ErrRevoked is the ErrInvalidKey of a revoked key.
+	ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidKey)
 	// ErrAddressNotAllowed: the key is valid but the request comes from an
 	// address outside its allowed CIDRs.
 	ErrAddressNotAllowed = errors.New("apikey: client address not allowed for this key")
@@ -449,6 +451,16 @@ func keyEntry(typ string, actor Actor, clientID, keyID string) audit.Entry {
 // are ErrInvalidKey or ErrAddressNotAllowed wrapping the reason. A success
 // records the use in memory.
 func (s *Service) Validate(ctx context.Context, key string, remote netip.Addr) (*store.APIKeyInfo, error) {
+	k, err := s.validate(ctx, key, remote)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// validate is Validate, except that a revoked key is returned with
+// ErrRevoked (for the audit entry of its use).
+func (s *Service) validate(ctx context.Context, key string, remote netip.Addr) (*store.APIKeyInfo, error) {
 	parsed, err := credential.Parse(key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: malformed", ErrInvalidKey)
@@ -469,7 +481,9 @@ func (s *Service) Validate(ctx context.Context, key string, remote netip.Addr) (
 	now := s.now()
 	switch {
 	case info.RevokedAt != nil:
-		return nil, fmt.Errorf("%w: revoked", ErrInvalidKey)
+		out := *info
+		out.Hash = ""
+		return &out, ErrRevoked
 	case info.ExpiresAt != nil && !now.Before(*info.ExpiresAt):
 		return nil, fmt.Errorf("%w: expired", ErrInvalidKey)
 	case info.ClientStatus != store.ClientActive:

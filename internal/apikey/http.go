@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -31,8 +32,17 @@ func ClientAddr(r *http.Request) netip.Addr { return clientaddr.Of(r) }
 // the app's owner (UserID) through the app (ClientID).
 func (s *Service) Validator() authn.BearerValidator {
 	return authn.BearerFunc(func(ctx context.Context, key string, r *http.Request) (*authn.Principal, error) {
-		k, err := s.Validate(ctx, key, ClientAddr(r))
+		k, err := s.validate(ctx, key, ClientAddr(r))
 		switch {
+		case errors.Is(err, ErrRevoked):
+			s.log.InfoContext(ctx, "api key refused: revoked", "key_id", k.ID, "client_id", k.ClientID)
+			// The app used it (actor and subject), on behalf of its owner.
+			return nil, &authn.RevokedError{
+				Description: "The API key is invalid, expired or revoked.",
+				Credential:  "api_key:" + k.ID,
+				Entry: audit.Entry{Type: audit.APIKeyUsedAfterRevocation, ActorKind: store.ActorApp, ActorID: k.ClientID, Subject: k.ClientID,
+					Details: map[string]any{"key_id": k.ID, "owner_id": k.ClientOwnerID}},
+			}
 		case errors.Is(err, ErrAddressNotAllowed):
 			s.log.InfoContext(ctx, "api key refused", "reason", err.Error())
 			return nil, authn.InvalidToken("This API key may not be used from your address.")

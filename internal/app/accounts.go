@@ -36,7 +36,8 @@ func (a *App) buildAccounts() error {
 	if a.Identity, err = identity.New(a.Store, a.Box, a.Hasher, a.Now, a.Rand, a.Log, cfg); err != nil {
 		return err
 	}
-	if a.Authn, err = authn.New(authn.Config{Issuer: a.Config.Issuer, BasicAuth: a.Config.BasicAuth, CredentialEnv: a.credentialEnv()}, a.Identity, a.Log); err != nil {
+	if a.Authn, err = authn.New(authn.Config{Issuer: a.Config.Issuer, BasicAuth: a.Config.BasicAuth, CredentialEnv: a.credentialEnv(),
+		Audit: a.Audit, Now: a.Now}, a.Identity, a.Log); err != nil {
 		return err
 	}
 	lim := a.Identity.HashLimiter().Limits()

@@ -42,7 +42,7 @@ func TestAuditEveryEventType(t *testing.T) {
 		return resp
 	}
 	var accessToken, code string
-	var patID, keyID string
+	var patID, keyID, patToken, keySecret string
 
 	cases := []struct {
 		name    string
@@ -93,25 +93,42 @@ func TestAuditEveryEventType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			patID = p.PAT.ID
+			patID, patToken = p.PAT.ID, p.Token
 		}, store.AuditEntry{Type: audit.PATCreated, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "success"}, nil, nil},
+		{"security alert to the owner", func(t *testing.T) {
+			if _, err := a.PATs.Create(ctx, pat.CreateRequest{UserID: u.ID, Description: "second", Scopes: []string{"profile:read"}}); err != nil {
+				t.Fatal(err)
+			}
+		}, store.AuditEntry{Type: audit.SecurityAlert, ActorKind: "system", Subject: u.ID, Outcome: "success"}, map[string]any{"kind": "pat_created", "description": "second"}, nil},
 		{"PAT revoked", func(t *testing.T) {
 			if err := a.PATs.Revoke(ctx, u.ID, patID); err != nil {
 				t.Fatal(err)
 			}
 		}, store.AuditEntry{Type: audit.PATRevoked, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "success"}, nil, nil},
+		{"revoked PAT used", func(t *testing.T) {
+			if code := bearerGet(t, e.srv.URL+"/v0/me", patToken); code != http.StatusUnauthorized {
+				t.Fatalf("revoked PAT: %d", code)
+			}
+		}, store.AuditEntry{Type: audit.PATUsedAfterRevocation, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "failure",
+			ClientAddr: "127.0.0.1", UserAgent: "audit-test/1.0"}, nil, nil},
 		{"API key created", func(t *testing.T) {
 			k, err := a.APIKeys.Create(ctx, apikey.Actor{UserID: u.ID}, apikey.CreateRequest{ClientID: c.ID, Name: "k", Scopes: []string{"profile:read"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			keyID = k.Key.ID
+			keyID, keySecret = k.Key.ID, k.Secret
 		}, store.AuditEntry{Type: audit.APIKeyCreated, ActorKind: "user", ActorID: u.ID, Subject: c.ID, Outcome: "success"}, nil, nil},
 		{"API key revoked", func(t *testing.T) {
 			if err := a.APIKeys.Revoke(ctx, apikey.Actor{System: true}, c.ID, keyID); err != nil {
 				t.Fatal(err)
 			}
 		}, store.AuditEntry{Type: audit.APIKeyRevoked, ActorKind: "system", Subject: c.ID, Outcome: "success"}, nil, nil},
+		{"revoked API key used", func(t *testing.T) {
+			if code := bearerGet(t, e.srv.URL+"/v0/me", keySecret); code != http.StatusUnauthorized {
+				t.Fatalf("revoked key: %d", code)
+			}
+		}, store.AuditEntry{Type: audit.APIKeyUsedAfterRevocation, ActorKind: "app", ActorID: c.ID, Subject: c.ID, Outcome: "failure",
+			ClientAddr: "127.0.0.1"}, map[string]any{"owner_id": u.ID}, nil},
 		{"token issued over HTTP", func(t *testing.T) {
 			resp := postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}})
 			defer resp.Body.Close()
@@ -179,6 +196,21 @@ func TestAuditEveryEventType(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, store.AuditEntry{Type: apps.EventEnabled, ActorKind: "admin", Subject: c.ID, Outcome: "success"}, nil, nil},
+		{"signed out", func(t *testing.T) {
+			cookie, _, err := a.Identity.StartSession(ctx, u.ID, false, "test", "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := newBrowser(t, e.srv.URL)
+			su, _ := url.Parse(e.srv.URL)
+			b.c.Jar.SetCookies(su, []*http.Cookie{{Name: "gh_session", Value: cookie}})
+			if code, _, loc := b.post("/logout", "/logout", url.Values{}); code != http.StatusSeeOther || loc != "/login?msg=signed_out" {
+				t.Fatalf("sign out: %d → %s", code, loc)
+			}
+			if _, _, err := a.Identity.Session(ctx, cookie); err == nil {
+				t.Fatal("the session outlived the sign-out")
+			}
+		}, store.AuditEntry{Type: audit.SignOut, ActorKind: "user", ActorID: u.ID, Subject: u.ID, Outcome: "success", ClientAddr: "127.0.0.1"}, map[string]any{"sessions": "this"}, nil},
 		{"other sessions ended", func(t *testing.T) {
 			if err := a.Identity.EndOtherSessions(ctx, u.ID, ""); err != nil {
 				t.Fatal(err)
@@ -325,4 +357,19 @@ func TestAuditPages(t *testing.T) {
 	if code, _ := get("/console/audit?since=yesterday", cookie); code != 400 {
 		t.Fatalf("bad date: %d", code)
 	}
+}
+
+// bearerGet sends GET url with the credential as a bearer token and
+// answers the status.
+func bearerGet(t *testing.T, url, credential string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+credential)
+	req.Header.Set("User-Agent", "audit-test/1.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

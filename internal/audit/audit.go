@@ -53,6 +53,14 @@ const (
 	APIKeyCreated        = "api_key.created"
 	APIKeyRevoked        = "api_key.revoked"
 	AdminAction          = "admin.action"
+	// SecurityAlert is a security notice sent to the account's owner (the
+	// details' kind says which); it is also the operator's alert.
+	SecurityAlert = "account.security_alert"
+	// PATUsedAfterRevocation and APIKeyUsedAfterRevocation: a revoked
+	// credential was presented again (recorded at most once a minute per
+	// credential).
+	PATUsedAfterRevocation    = "pat.used_after_revocation"
+	APIKeyUsedAfterRevocation = "api_key.used_after_revocation"
 )
 
 // Meta is what the request adds to every entry recorded while serving it.

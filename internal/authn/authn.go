@@ -11,7 +11,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -84,6 +86,11 @@ type Config struct {
 	// CredentialEnv is the credential label of this deployment
 	// (credential.EnvLabel of the `environment` setting; "" production).
 	CredentialEnv string
+	// Audit records uses of revoked credentials (RevokedError); nil: not
+	// recorded.
+	Audit *audit.Log
+	// Now is the clock that spaces those entries (default time.Now).
+	Now func() time.Time
 }
 
 // Authenticator is the API authentication middleware.
@@ -96,6 +103,8 @@ type Authenticator struct {
 	mu       sync.RWMutex
 	bearers  map[credential.Kind]BearerValidator
 	fallback BearerValidator
+
+	revoked revokedUses // when each revoked credential's use was last audited
 }
 
 // New builds the Authenticator. passwords may be nil (Basic then always
@@ -112,6 +121,9 @@ func New(cfg Config, passwords PasswordAuthenticator, log *slog.Logger) (*Authen
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = RemoteIP
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -340,6 +352,15 @@ func (a *Authenticator) Validate(ctx context.Context, token string, r *http.Requ
 	p, err := v.ValidateBearer(ctx, token, r)
 	if err == nil && p == nil {
 		err = ErrInvalidToken
+	}
+	var re *RevokedError
+	if errors.As(err, &re) {
+		addr := ""
+		if r != nil {
+			addr = a.cfg.ClientIP(r)
+		}
+		a.auditRevoked(ctx, re, addr)
+		return nil, InvalidToken(re.Description)
 	}
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidText) {
 		err = fmt.Errorf("%w: %w", ErrInvalidToken, err)

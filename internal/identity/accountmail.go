@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
@@ -59,6 +58,7 @@ type AccountMail struct {
 func NewAccountMail(svc *Service, st store.Store, mail Mailer, queue Queue, baseURL string) *AccountMail {
 	a := &AccountMail{svc: svc, st: st, mail: mail, queue: queue, baseURL: baseURL}
 	queue.Handle(ResetRequestTopic, a.handleResetRequest)
+	svc.mail = a
 	return a
 }
 
@@ -235,7 +235,7 @@ func (a *AccountMail) ResetPassword(ctx context.Context, token, password string)
 		return err
 	}
 	now := a.svc.time()
-	return a.st.InTx(ctx, func(tx store.Store) error {
+	err = a.st.InTx(ctx, func(tx store.Store) error {
 		t, err := tx.ConsumeAccountToken(ctx, a.linkHash(token), store.AccountTokenReset, now)
 		if err != nil {
 			return linkErr(err)
@@ -267,8 +267,12 @@ func (a *AccountMail) ResetPassword(ctx context.Context, token, password string)
 		if err := a.svc.cfg.Audit.Record(ctx, tx, userEntry(audit.PasswordReset, u.ID, false, map[string]any{"sessions_ended": true, "by": "email_link"})); err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u.Email, "The password of your account was reset.", "")
+		return a.notify(ctx, tx, u, noticeFacts{Kind: NoticePasswordChanged, By: "email_link"})
 	})
+	if err == nil {
+		a.counted(NoticePasswordChanged)
+	}
+	return err
 }
 
 // RequestEmailChange asks for the user's address to become newAddress,
@@ -297,7 +301,7 @@ func (a *AccountMail) RequestEmailChange(ctx context.Context, userID, password, 
 		return err
 	}
 	now := a.svc.time()
-	return a.st.InTx(ctx, func(tx store.Store) error {
+	err = a.st.InTx(ctx, func(tx store.Store) error {
 		if _, err := tx.DeleteAccountTokens(ctx, u.ID, store.AccountTokenEmailChange); err != nil {
 			return err
 		}
@@ -308,9 +312,12 @@ func (a *AccountMail) RequestEmailChange(ctx context.Context, userID, password, 
 		if err := a.mail.Send(ctx, tx, email.KindEmailChangeConfirm, normalized, map[string]any{"Link": link, "NewEmail": normalized}); err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u.Email, "A change of your account's email address to "+normalized+" was requested.",
-			"The address changes only once the link sent there is opened.")
+		return a.notify(ctx, tx, u, noticeFacts{Kind: NoticeEmailChangeRequested, From: u.Email, To: normalized})
 	})
+	if err == nil {
+		a.counted(NoticeEmailChangeRequested)
+	}
+	return err
 }
 
 // ConfirmEmailChange consumes a confirmation link and changes the address,
@@ -318,7 +325,7 @@ func (a *AccountMail) RequestEmailChange(ctx context.Context, userID, password, 
 // ErrEmailTaken when another account took the address meanwhile.
 func (a *AccountMail) ConfirmEmailChange(ctx context.Context, token string) error {
 	now := a.svc.time()
-	return a.st.InTx(ctx, func(tx store.Store) error {
+	err := a.st.InTx(ctx, func(tx store.Store) error {
 		t, err := tx.ConsumeAccountToken(ctx, a.linkHash(token), store.AccountTokenEmailChange, now)
 		if err != nil {
 			return linkErr(err)
@@ -337,39 +344,58 @@ func (a *AccountMail) ConfirmEmailChange(ctx context.Context, token string) erro
 		if err := a.svc.cfg.Audit.Record(ctx, tx, userEntry(audit.EmailChanged, u.ID, false, map[string]any{"from": u.Email, "to": t.NewEmail})); err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u.Email, "The email address of your account was changed to "+t.NewEmail+".", "")
+		// To the old address: the one that may belong to the owner if the
+		// change was not theirs.
+		return a.notify(ctx, tx, u, noticeFacts{Kind: NoticeEmailChanged, From: u.Email, To: t.NewEmail})
 	})
+	if err == nil {
+		a.counted(NoticeEmailChanged)
+	}
+	return err
 }
 
-// Notify queues a security notice to the user (a personal access token was
-// created, two-factor was turned off, a sign-in from a new device).
-func (a *AccountMail) Notify(ctx context.Context, userID, event, detail string) error {
-	return a.st.InTx(ctx, func(tx store.Store) error {
+// Notify queues the security notice of a change the caller already made
+// to the user's account (NoticePasswordChanged, NoticeSecondFactorDisabled)
+// and records it, in one transaction of its own.
+func (a *AccountMail) Notify(ctx context.Context, userID string, kind NoticeKind) error {
+	return a.notifyAfter(ctx, userID, noticeFacts{Kind: kind})
+}
+
+// notifyAdminChange queues the notice of a change an administrator made
+// (after it was made, as Notify); a failure is logged, the change stands.
+func (a *AccountMail) notifyAdminChange(ctx context.Context, userID string, kind NoticeKind) {
+	if err := a.notifyAfter(ctx, userID, noticeFacts{Kind: kind, By: "administrator"}); err != nil {
+		a.svc.log.Error("security notice of an administrator's change", "user_id", userID, "kind", kind, "err", err)
+	}
+}
+
+func (a *AccountMail) notifyAfter(ctx context.Context, userID string, f noticeFacts) error {
+	err := a.st.InTx(ctx, func(tx store.Store) error {
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u.Email, event, detail)
+		return a.notify(ctx, tx, u, f)
 	})
+	if err == nil {
+		a.counted(f.Kind)
+	}
+	return err
 }
 
 // PATCreated queues the notice of a new personal access token, in the
-// transaction that created it (pat.Config.Created).
+// transaction that created it (pat.Config.Created). The hook is that
+// transaction's last step, so the alert is counted here.
 func (a *AccountMail) PATCreated(ctx context.Context, tx store.Store, p *store.PAT) error {
 	u, err := tx.UserByID(ctx, p.UserID)
 	if err != nil {
 		return err
 	}
-	return a.notify(ctx, tx, u.Email, "A personal access token (\""+p.Description+"\") was created for your account.",
-		"Scopes: "+strings.Join(p.Scopes, " ")+".")
-}
-
-func (a *AccountMail) notify(ctx context.Context, tx store.Store, to, event, detail string) error {
-	when := a.svc.time().Format("2006-01-02 15:04 UTC")
-	if detail != "" {
-		detail += " "
+	if err := a.notify(ctx, tx, u, noticeFacts{Kind: NoticePATCreated, PATID: p.ID, Description: p.Description, Scopes: p.Scopes}); err != nil {
+		return err
 	}
-	return a.mail.Send(ctx, tx, email.KindSecurity, to, map[string]any{"Event": event, "Detail": detail + "Time: " + when + "."})
+	a.counted(NoticePATCreated)
+	return nil
 }
 
 // RememberDevice records the device a sign-in came from and, when notify
@@ -379,7 +405,9 @@ func (a *AccountMail) notify(ctx context.Context, tx store.Store, to, event, det
 // device is no news, and sign-up passes notify=false.
 func (a *AccountMail) RememberDevice(ctx context.Context, userID, device, describe string, notify bool) error {
 	now := a.svc.time()
-	return a.st.InTx(ctx, func(tx store.Store) error {
+	var noticed bool
+	err := a.st.InTx(ctx, func(tx store.Store) error {
+		noticed = false
 		isNew, only, err := tx.SeeDevice(ctx, userID, a.svc.hasher.Hash("device:"+device), now)
 		if err != nil || !isNew || only || !notify {
 			return err // an account's first device is no news
@@ -388,8 +416,13 @@ func (a *AccountMail) RememberDevice(ctx context.Context, userID, device, descri
 		if err != nil {
 			return err
 		}
-		return a.notify(ctx, tx, u.Email, "New sign-in to your account.", describe)
+		noticed = true
+		return a.notify(ctx, tx, u, noticeFacts{Kind: NoticeNewSignInLocation, Device: describe})
 	})
+	if err == nil && noticed {
+		a.counted(NoticeNewSignInLocation)
+	}
+	return err
 }
 
 func linkErr(err error) error {

@@ -78,7 +78,13 @@ func (a *Admin) ResetSecondFactor(ctx context.Context, actor, userID string) (*s
 	if err := a.s.st.ReplaceRecoveryCodes(ctx, userID, nil, now); err != nil {
 		return nil, err
 	}
-	return a.done(ctx, actor, userID, "user second factor reset", "admin.second_factor_reset")
+	u, err := a.done(ctx, actor, userID, "user second factor reset", "admin.second_factor_reset")
+	if err == nil && a.s.mail != nil {
+		// Whoever asked the help desk for this may not be the owner: the
+		// owner hears of it, as when they turn it off themselves.
+		a.s.mail.notifyAdminChange(ctx, userID, NoticeSecondFactorDisabled)
+	}
+	return u, err
 }
 
 // ForcePasswordChange requires the user to choose a new password before

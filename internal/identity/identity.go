@@ -159,6 +159,10 @@ type Service struct {
 	// dummyHash is verified against when the email is unknown, so that the
 	// answer takes as long as for a wrong password.
 	dummyHash string
+	// mail tells users of changes an administrator made to their account
+	// (nil: no mail). Set once by NewAccountMail, while the server is
+	// assembled and before it serves.
+	mail *AccountMail
 }
 
 // New builds the service. random is crypto/rand.Reader in production; now is

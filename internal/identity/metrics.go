@@ -9,14 +9,17 @@ import (
 )
 
 // Metrics counts failed sign-in steps and the lockouts they cause, for
-// monitoring repeated failures. A nil *Metrics counts nothing.
+// monitoring repeated failures, and the security notices sent to account
+// owners. A nil *Metrics counts nothing.
 type Metrics struct {
 	failures *prometheus.CounterVec
 	lockouts *prometheus.CounterVec
+	alerts   *prometheus.CounterVec
 }
 
-// NewMetrics registers gatehouse_signin_failures_total{step} and
-// gatehouse_lockouts_total{key} on reg.
+// NewMetrics registers gatehouse_signin_failures_total{step},
+// gatehouse_lockouts_total{key} and gatehouse_security_alerts_total{kind}
+// on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -27,9 +30,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "gatehouse_lockouts_total",
 			Help: "Temporary lockouts begun, by what is locked: account, address, code (an account's second factor), signup.",
 		}, []string{"key"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_security_alerts_total",
+			Help: "Security notices sent to account owners (audit type account.security_alert), by kind.",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.failures, m.lockouts)
+	// Every kind starts at 0, so an alert rule on increase() sees the
+	// first one.
+	for _, k := range NoticeKinds {
+		m.alerts.WithLabelValues(string(k))
+	}
+	reg.MustRegister(m.failures, m.lockouts, m.alerts)
 	return m
+}
+
+func (m *Metrics) securityAlert(k NoticeKind) {
+	if m != nil {
+		m.alerts.WithLabelValues(string(k)).Inc()
+	}
 }
 
 // kept records an attempt whose reservations were kept: a failure (or, on

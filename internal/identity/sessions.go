@@ -131,6 +131,19 @@ func (s *Service) EndSession(ctx context.Context, sessionID string) error {
 	return err
 }
 
+// SignOut ends the session the user signs out of, and records it. Other
+// ends of a session (a sign-in replacing the browser's previous session, a
+// pending sign-in superseded) go through EndSession and are not sign-outs.
+func (s *Service) SignOut(ctx context.Context, sess *store.Session) error {
+	if err := s.EndSession(ctx, sess.ID); err != nil {
+		return err
+	}
+	if !sess.MFAPending {
+		s.audit(ctx, userEntry(audit.SignOut, sess.UserID, false, map[string]any{"sessions": "this"}))
+	}
+	return nil
+}
+
 // ListSessions lists the user's live sessions (pending ones excluded).
 func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Session, error) {
 	all, err := s.st.ListUserSessions(ctx, userID)

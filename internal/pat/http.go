@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/scope"
@@ -25,6 +26,15 @@ func (s *Service) Validator() authn.BearerValidator {
 	return authn.BearerFunc(func(ctx context.Context, token string, r *http.Request) (*authn.Principal, error) {
 		p, err := s.validate(ctx, token)
 		if err != nil {
+			if errors.Is(err, ErrRevoked) {
+				s.log.InfoContext(ctx, "pat refused: revoked", "pat_id", p.ID, "user_id", p.UserID)
+				return nil, &authn.RevokedError{
+					Description: "The personal access token is invalid or revoked.",
+					Credential:  "pat:" + p.ID,
+					Entry: audit.Entry{Type: audit.PATUsedAfterRevocation, ActorKind: store.ActorUser, ActorID: p.UserID, Subject: p.UserID,
+						Details: map[string]any{"pat_id": p.ID}},
+				}
+			}
 			if errors.Is(err, ErrInvalidToken) {
 				s.log.DebugContext(ctx, "pat refused", "reason", err.Error())
 				if errors.Is(err, ErrExpired) {

@@ -131,6 +131,8 @@ var (
 	ErrNotFound = errors.New("pat: not found")
 	// ErrExpired is the ErrInvalidToken of an expired PAT.
 	ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	// ErrRevoked is the ErrInvalidToken of a revoked PAT.
+	ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidToken)
 	// ErrTooMany: the user holds MaxPerUser PATs already.
 	ErrTooMany = errors.New("pat: too many personal access tokens")
 )
@@ -448,6 +450,7 @@ func (s *Service) Validate(ctx context.Context, token string) (*store.PAT, error
 }
 
 // validate is Validate returning the owner's profile too (for the principal).
+// A revoked PAT is returned with ErrRevoked (for the audit entry of its use).
 func (s *Service) validate(ctx context.Context, token string) (*store.PATInfo, error) {
 	parsed, err := credential.Parse(token)
 	if err != nil {
@@ -468,6 +471,10 @@ func (s *Service) validate(ctx context.Context, token string) (*store.PATInfo, e
 	}
 	now := s.now()
 	if err := check(info, now); err != nil {
+		if errors.Is(err, ErrRevoked) {
+			info.Hash = ""
+			return info, err
+		}
 		return nil, err
 	}
 	s.lastUsed.Record(info.ID, now.UTC().Truncate(time.Millisecond))
@@ -482,7 +489,7 @@ func (s *Service) validate(ctx context.Context, token string) (*store.PATInfo, e
 func check(info *store.PATInfo, now time.Time) error {
 	switch {
 	case info.RevokedAt != nil:
-		return fmt.Errorf("%w: revoked", ErrInvalidToken)
+		return ErrRevoked
 	case info.ExpiresAt != nil && !now.Before(*info.ExpiresAt):
 		return ErrExpired
 	}

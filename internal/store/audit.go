@@ -48,7 +48,10 @@ type AuditFilter struct {
 	// or subject).
 	User string
 	// App matches entries whose actor or subject is the app.
-	App        string
+	App string
+	// Subject matches entries done to this user or app (not those it did);
+	// read through the subject index.
+	Subject    string
 	ClientAddr string
 	Since      time.Time // at >= Since
 	Until      time.Time // at < Until

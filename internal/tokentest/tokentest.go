@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/apikey"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/identity"
@@ -188,6 +189,8 @@ type Env struct {
 	URL    string
 	// Scopes is the catalog holder the services read.
 	Scopes *scope.Holder
+	// Audit is the audit log (nil without Options.Audit).
+	Audit *audit.Log
 }
 
 // Options tune New.
@@ -196,6 +199,9 @@ type Options struct {
 	PATConfig  pat.Config
 	KeyConfig  apikey.Config
 	ExtraAreas []server.Area
+	// Audit: the services record to an audit log on the store (Env.Audit),
+	// as the app wires them; without it nothing is recorded.
+	Audit bool
 	// Scopes holds the scope catalog every service reads (nil: the
 	// built-in scopes); a test swaps it to reload.
 	Scopes *scope.Holder
@@ -249,7 +255,16 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := authn.New(authn.Config{Issuer: "http://127.0.0.1"}, ids, log)
+	var alog *audit.Log
+	if o.Audit {
+		key := make([]byte, 32)
+		rand.Read(key)
+		if alog, err = audit.New(audit.Config{Store: st, Now: clock.Now, Log: log, CheckpointKey: key}); err != nil {
+			t.Fatal(err)
+		}
+		o.PATConfig.Audit, o.KeyConfig.Audit = alog, alog
+	}
+	auth, err := authn.New(authn.Config{Issuer: "http://127.0.0.1", Audit: alog, Now: clock.Now}, ids, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,6 +313,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	return &Env{
 		T: t, Ctx: context.Background(), Store: st, Clock: clock, Hasher: hasher, Identity: ids, Auth: auth,
 		PATs: pats, APIKeys: keys, OAuth: osvc, Leak: lk, Server: srv, URL: srv.URL, Scopes: o.Scopes,
+		Audit: alog,
 	}
 }
 

@@ -433,7 +433,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	h.endPending(w, r)
 	h.clearCodesCookie(w)
 	if st := h.state(r); st.sess != nil {
-		if err := h.id.EndSession(r.Context(), st.sess.ID); err != nil {
+		if err := h.id.SignOut(r.Context(), st.sess); err != nil {
 			h.serverError(w, r, err)
 			return
 		}
@@ -468,6 +468,13 @@ type accountData struct {
 	// operator); MailEnabled: links can be sent from here.
 	EmailVerified bool
 	MailEnabled   bool
+	// Notices are the recent security notices (with MailEnabled).
+	Notices []noticeView
+}
+
+type noticeView struct {
+	identity.Notice
+	Browser string // browserSummary(UserAgent)
 }
 
 // requireUserPost is RequireUser for form posts: without a session the
@@ -514,6 +521,16 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, u *store
 		return
 	}
 	d.MailEnabled = h.cfg.Mail != nil
+	if d.MailEnabled {
+		notices, err := h.cfg.Mail.Notices(r.Context(), u.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		for _, n := range notices {
+			d.Notices = append(d.Notices, noticeView{Notice: n, Browser: browserSummary(n.UserAgent)})
+		}
+	}
 	if u.TOTPEnabled {
 		if d.RecoveryCodesLeft, err = h.id.RecoveryCodesLeft(r.Context(), u.ID); err != nil {
 			h.serverError(w, r, err)
@@ -565,7 +582,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "current_password")
 		return
 	}
-	h.securityNotice(r, u.ID, "The password of your account was changed.")
+	h.securityNotice(r, u.ID, identity.NoticePasswordChanged)
 	// Every session ended with the change; this browser gets a fresh one.
 	cookie, ns, err := h.id.StartSession(r.Context(), u.ID, false, r.UserAgent(), h.clientIP(r))
 	if err != nil {
@@ -671,7 +688,7 @@ func (h *Handler) totpDisable(w http.ResponseWriter, r *http.Request) {
 		h.accountFailure(w, r, u, sess, err, "disable_password")
 		return
 	}
-	h.securityNotice(r, u.ID, "Two-factor authentication was turned off for your account.")
+	h.securityNotice(r, u.ID, identity.NoticeSecondFactorDisabled)
 	http.Redirect(w, r, "/account?msg=2fa_off", http.StatusSeeOther)
 }
 

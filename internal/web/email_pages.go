@@ -18,7 +18,9 @@ type AccountMail interface {
 	RequestEmailChange(ctx context.Context, userID, password, newAddress, ip string) error
 	ConfirmEmailChange(ctx context.Context, token string) error
 	RememberDevice(ctx context.Context, userID, device, describe string, notify bool) error
-	Notify(ctx context.Context, userID, event, detail string) error
+	Notify(ctx context.Context, userID string, kind identity.NoticeKind) error
+	// Notices are the user's recent security notices, newest first.
+	Notices(ctx context.Context, userID string) ([]identity.Notice, error)
 }
 
 // EmailPages serves the pages reached from email links (verification,
@@ -240,11 +242,11 @@ func (h *Handler) signedIn(r *http.Request, userID string) {
 
 // securityNotice queues a notice of a change already made (logged on
 // failure: the change stands either way).
-func (h *Handler) securityNotice(r *http.Request, userID, event string) {
+func (h *Handler) securityNotice(r *http.Request, userID string, kind identity.NoticeKind) {
 	if h.cfg.Mail == nil {
 		return
 	}
-	if err := h.cfg.Mail.Notify(r.Context(), userID, event, ""); err != nil {
+	if err := h.cfg.Mail.Notify(r.Context(), userID, kind); err != nil {
 		h.log.Error("web: security notice", "user_id", userID, "err", err)
 	}
 }

@@ -106,6 +106,10 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		q += ` AND (actor_id = ? OR subject = ?)`
 		args = append(args, f.App, f.App)
 	}
+	if f.Subject != "" {
+		q += ` AND subject = ?`
+		args = append(args, f.Subject)
+	}
 	if f.ClientAddr != "" {
 		q += ` AND client_addr = ?`
 		args = append(args, f.ClientAddr)

@@ -94,6 +94,8 @@ func testAuditListFilters(t *testing.T, f *fixture) {
 		{"type", store.AuditFilter{Type: "sign_in"}, []int64{3, 1}},
 		{"user actor or subject", store.AuditFilter{User: "u2"}, []int64{3, 2}},
 		{"app", store.AuditFilter{App: "app1"}, []int64{4, 2}},
+		{"subject only", store.AuditFilter{Subject: "u1"}, []int64{1}},
+		{"type and subject", store.AuditFilter{Type: "sign_in", Subject: "u2"}, []int64{3}},
 		{"since", store.AuditFilter{Since: f.at(time.Minute)}, []int64{4, 3, 2}},
 		{"until", store.AuditFilter{Until: f.at(time.Minute)}, []int64{1}},
 		{"cursor", store.AuditFilter{BeforeSeq: 3}, []int64{2, 1}},
