@@ -86,6 +86,7 @@ type App struct {
 	Webhooks      *webhook.Service     // signed webhooks to apps (webhooks.go)
 	Audit         *audit.Log           // the hash-chained audit log (audit.go)
 	auditKey      []byte               // signs the audit log's pruning checkpoints
+	pairwiseKey   []byte               // computes pairwise subjects (oidc.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -132,6 +133,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		Scopes:   scope.NewHolder(catalog),
 	}
 	if a.auditKey, err = deriveAuditKey(key); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.pairwiseKey, err = derivePairwiseKey(key); err != nil {
 		st.Close()
 		return nil, err
 	}
