@@ -22,6 +22,11 @@ func TestClientCreateTokenOptions(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &c); err != nil || c.SubjectType != "pairwise" || c.AccessTokenFormat != "opaque" {
 		t.Fatalf("create output %q: %v", out, err)
 	}
+	// app show says so too.
+	code, out, errs = runCLI(t, db, "", "app", "show", c.ClientID)
+	if code != 0 || !strings.Contains(out, "access tokens:    opaque") || !strings.Contains(out, "subject type:     pairwise") {
+		t.Fatalf("app show: %d %s %s", code, out, errs)
+	}
 	code, _, errs = runCLI(t, db, "", "client", "create", "--name", "Two hosts", "--owner", "dev@example.com",
 		"--redirect-uri", "https://a.example/cb", "--redirect-uri", "https://b.example/cb", "--scope", "openid", "--subject-type", "pairwise")
 	if code == 0 || !strings.Contains(errs, "one host") {
