@@ -23,6 +23,7 @@ import (
 // route calls it with an administrator actor, as the console and the CLI do.
 type AppService interface {
 	Get(ctx context.Context, a apps.Actor, id string) (apps.App, error)
+	Update(ctx context.Context, a apps.Actor, id string, in apps.UpdateInput) (apps.App, error)
 	List(ctx context.Context, a apps.Actor, f apps.ListFilter) ([]apps.App, string, error)
 	ReviewCounts(ctx context.Context, a apps.Actor) (apps.ReviewCounts, error)
 	Approve(ctx context.Context, a apps.Actor, id string, what apps.ApproveInput) (apps.App, error)
@@ -48,6 +49,7 @@ func (h *Handler) appRoutes(m map[Route]http.HandlerFunc) {
 	}
 	m[Route{"GET", "/admin/apps"}] = h.listApps
 	m[Route{"GET", "/admin/apps/{id}"}] = h.showApp
+	m[Route{"PATCH", "/admin/apps/{id}"}] = h.updateApp
 	m[Route{"POST", "/admin/apps/{id}/approve"}] = h.approveApp
 	m[Route{"POST", "/admin/apps/{id}/reject"}] = h.rejectApp
 	m[Route{"POST", "/admin/apps/{id}/disable"}] = h.disableApp
@@ -106,22 +108,33 @@ func appActor(r *http.Request) apps.Actor {
 
 // App is an app in admin API responses.
 type App struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Description   string    `json:"description"`
-	HomepageURL   string    `json:"homepage_url"`
-	Type          string    `json:"type"`
-	Status        string    `json:"status"`
-	ReviewReason  string    `json:"review_reason"`
-	OwnerUserID   string    `json:"owner_user_id"`
-	Environment   string    `json:"environment"`
-	RedirectURIs  []string  `json:"redirect_uris"`
-	Scopes        []string  `json:"scopes"`
-	GrantTypes    []string  `json:"grant_types"`
-	PendingScopes []string  `json:"pending_scopes"`
-	PendingGrants []string  `json:"pending_grant_types"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Description   string   `json:"description"`
+	HomepageURL   string   `json:"homepage_url"`
+	Type          string   `json:"type"`
+	Status        string   `json:"status"`
+	ReviewReason  string   `json:"review_reason"`
+	OwnerUserID   string   `json:"owner_user_id"`
+	Environment   string   `json:"environment"`
+	RedirectURIs  []string `json:"redirect_uris"`
+	Scopes        []string `json:"scopes"`
+	GrantTypes    []string `json:"grant_types"`
+	PendingScopes []string `json:"pending_scopes"`
+	PendingGrants []string `json:"pending_grant_types"`
+	// AccessTokenFormat is "opaque", "jwt" or "" (the server default).
+	AccessTokenFormat string `json:"access_token_format"`
+	// SubjectType is "public" or "pairwise".
+	SubjectType string    `json:"subject_type"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// AppUpdate is the body of PATCH /admin/apps/{id}: the fields to change
+// (absent ones are left as they are).
+type AppUpdate struct {
+	AccessTokenFormat *string `json:"access_token_format"`
+	SubjectType       *string `json:"subject_type"`
 }
 
 // Secret describes a client secret (never the secret itself).
@@ -193,6 +206,7 @@ func toApp(a apps.App) App {
 		Status: a.Status, ReviewReason: a.ReviewReason, OwnerUserID: a.OwnerUserID, Environment: a.Environment,
 		RedirectURIs: nonNil(a.RedirectURIs), Scopes: nonNil(a.Scopes), GrantTypes: nonNil(a.GrantTypes),
 		PendingScopes: nonNil(a.PendingScopes), PendingGrants: nonNil(a.PendingGrants),
+		AccessTokenFormat: a.AccessTokenFormat, SubjectType: a.SubjectType,
 		CreatedAt: a.Created.UTC(), UpdatedAt: a.Updated.UTC()}
 }
 
@@ -306,6 +320,19 @@ func (h *Handler) showApp(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.NoStore(w)
 	httpx.WriteJSON(w, http.StatusOK, d)
+}
+
+// updateApp changes an app's token options through the app service, which
+// checks them as it does for the developer (a pairwise app stays pairwise).
+func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request) {
+	var body AppUpdate
+	if !readBody(w, r, &body) {
+		return
+	}
+	a, err := h.appsvc.Update(r.Context(), appActor(r), r.PathValue("id"), apps.UpdateInput{
+		AccessTokenFormat: body.AccessTokenFormat, SubjectType: body.SubjectType,
+	})
+	h.writeApp(w, a, err)
 }
 
 func (h *Handler) writeApp(w http.ResponseWriter, a apps.App, err error) {

@@ -3,6 +3,7 @@ package adminapi_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -196,6 +197,23 @@ func checkAppRoutes(t *testing.T, f *fixture, check func(result)) {
 	check(f.do(t, "GET", "/admin/review-queue", f.userPAT))
 	check(f.do(t, "GET", id, f.adminPAT))
 	check(f.do(t, "GET", "/admin/apps/nope", f.adminPAT))
+	// Token options: a machine-to-machine app has no redirect URI, so no
+	// pairwise sector; its format may change.
+	if r := f.send(t, "PATCH", id, `{"subject_type":"pairwise"}`, bearer...); r.status != 400 || !strings.Contains(string(r.body), "redirect URI") {
+		t.Errorf("pairwise without a redirect URI: %d %s", r.status, r.body)
+	} else {
+		check(r)
+	}
+	if r := f.send(t, "PATCH", id, `{"access_token_format":"opaque"}`, bearer...); r.status != 200 || decode[adminapi.App](t, r).AccessTokenFormat != "opaque" {
+		t.Errorf("set format: %d %s", r.status, r.body)
+	} else {
+		check(r)
+	}
+	if d := decode[adminapi.AppDetail](t, f.do(t, "GET", id, f.adminPAT)); d.AccessTokenFormat != "opaque" || d.SubjectType != "public" {
+		t.Errorf("detail after PATCH: format %q subject type %q", d.AccessTokenFormat, d.SubjectType)
+	}
+	check(f.send(t, "PATCH", id, `{"access_token_format":"paseto"}`, bearer...))
+	check(f.send(t, "PATCH", "/admin/apps/nope", `{}`, bearer...))
 	check(f.send(t, "POST", id+"/reject", `{}`, bearer...))
 	check(f.send(t, "POST", "/admin/apps/nope/reject", `{"reason":"x"}`, bearer...))
 	check(f.send(t, "POST", id+"/reject", `{"reason":"incomplete"}`, bearer...))

@@ -88,6 +88,7 @@ type App struct {
 	Audit         *audit.Log           // the hash-chained audit log (audit.go)
 	auditKey      []byte               // signs the audit log's pruning checkpoints
 	Activity      *activity.Counter    // hourly event counters (activity.go)
+	pairwiseKey   []byte               // computes pairwise subjects (oidc.go)
 }
 
 // Open builds the App: it loads (or, for SQLite development setups,
@@ -134,6 +135,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, mode SchemaM
 		Scopes:   scope.NewHolder(catalog),
 	}
 	if a.auditKey, err = deriveAuditKey(key); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if a.pairwiseKey, err = derivePairwiseKey(key); err != nil {
 		st.Close()
 		return nil, err
 	}

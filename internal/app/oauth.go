@@ -23,6 +23,7 @@ func (a *App) buildOAuth() error {
 		Credentials: a.Authn,
 		Scopes:      a.Scopes,
 		Signer:      a.idTokenSigner(),
+		PairwiseKey: a.pairwiseKey,
 		// Access tokens are opaque unless access_token_format or an API's
 		// token_format asks for RFC 9068 JWTs.
 		JWT:               a.jwtSigner(),

@@ -112,8 +112,13 @@ type App struct {
 	ResourceServer string
 	AccessTTL      time.Duration
 	RefreshTTL     time.Duration
-	Created        time.Time
-	Updated        time.Time
+	// AccessTokenFormat is "opaque", "jwt" or "" (the server default); an
+	// API's token_format still wins for tokens meant for it.
+	AccessTokenFormat string
+	// SubjectType is "public" or "pairwise" (never "": public is shown).
+	SubjectType string
+	Created     time.Time
+	Updated     time.Time
 }
 
 // Confidential reports whether the app authenticates with a secret.
@@ -128,6 +133,9 @@ type RegisterInput struct {
 	PostLogoutRedirectURIs            []string
 	Scopes                            []string
 	GrantTypes                        []string // empty: the type's defaults
+	// AccessTokenFormat is "opaque", "jwt" or "" (inherit the server
+	// default); SubjectType "public" ("" too) or "pairwise".
+	AccessTokenFormat, SubjectType string
 	// Owner is the owning user; "" means the actor. Only an administrator
 	// or the System actor may register for someone else.
 	Owner string
@@ -147,6 +155,10 @@ type UpdateInput struct {
 	HomepageURL, PrivacyURL, TermsURL *string
 	RedirectURIs                      *[]string
 	PostLogoutRedirectURIs            *[]string
+	// AccessTokenFormat ("" inherits) and SubjectType, as at registration.
+	// A pairwise app stays pairwise and its redirect URIs stay on one host
+	// (the sector its users' subs are computed for).
+	AccessTokenFormat, SubjectType *string
 }
 
 // ApproveInput says what an administrator approves. The zero value approves

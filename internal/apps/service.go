@@ -158,7 +158,11 @@ func (s *Service) view(ctx context.Context, st store.Store, c *store.Client) (Ap
 		GrantTypes: nonNil(c.GrantTypes), PendingGrants: nonNil(c.PendingGrants),
 		Status: c.Status, ReviewReason: c.ReviewReason, OwnerUserID: c.OwnerID, Environment: c.Environment,
 		ResourceServer: c.ResourceServer, AccessTTL: c.AccessTTL, RefreshTTL: c.RefreshTTL,
+		AccessTokenFormat: c.AccessTokenFormat, SubjectType: c.SubjectType,
 		Created: c.CreatedAt, Updated: c.UpdatedAt, Secrets: []SecretInfo{},
+	}
+	if a.SubjectType == "" {
+		a.SubjectType = oauth.SubjectPublic
 	}
 	if a.Type == "" {
 		// Registered before app types existed: the closest type.
@@ -280,6 +284,35 @@ func (s *Service) validate(inv *InvalidError, c *store.Client) {
 			inv.add("post_logout_redirect_uris", "%d: %v", i+1, err)
 		}
 	}
+	if s.cfg.OAuth != nil {
+		if err := s.cfg.OAuth.CheckClientTokenOptions(&whole); err != nil {
+			for _, m := range strings.Split(err.Error(), "\n") {
+				inv.add("", "%s", m)
+			}
+		}
+	}
+}
+
+// checkPairwiseKept refuses an edit that would undo what a pairwise app's
+// users were given: turning pairwise off would hand the app the user ids
+// every other app sees (the correlation pairwise exists to prevent), and
+// moving its redirect URIs to another host (the sector, OpenID Connect Core
+// §8.1) would silently change every user's sub, orphaning their accounts at
+// the app. Turning pairwise on is allowed: the developer chooses it knowing
+// the subs change once.
+func checkPairwiseKept(inv *InvalidError, before, after *store.Client) {
+	if before.SubjectType != oauth.SubjectPairwise {
+		return
+	}
+	if after.SubjectType != oauth.SubjectPairwise {
+		inv.add("subject_type", "a pairwise app stays pairwise: making it public would show it the user ids every other app sees")
+		return
+	}
+	old, err1 := oauth.SectorOf(before.RedirectURIs)
+	now, err2 := oauth.SectorOf(after.RedirectURIs)
+	if err1 == nil && err2 == nil && old != now {
+		inv.add("redirect_uris", "a pairwise app's redirect URIs stay on host %q: its users' subs are computed for that host", old)
+	}
 }
 
 // Register creates an app. A production app registered by a user is
@@ -336,6 +369,7 @@ func (s *Service) Register(ctx context.Context, a Actor, in RegisterInput) (App,
 		HomepageURL: checkURL(inv, "homepage_url", in.HomepageURL), PrivacyURL: checkURL(inv, "privacy_url", in.PrivacyURL),
 		TermsURL: checkURL(inv, "terms_url", in.TermsURL), AccessTTL: in.AccessTTL, RefreshTTL: in.RefreshTTL,
 		ResourceServer: in.ResourceServer, Environment: s.cfg.Environment, Status: store.ClientActive,
+		AccessTokenFormat: in.AccessTokenFormat, SubjectType: in.SubjectType,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if in.ResourceServer != "" {
@@ -517,6 +551,7 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, in UpdateInput
 	var out App
 	_, err := s.change(ctx, a, id, EventUpdated, func(tx store.Store, c *store.Client, _ role) (string, error) {
 		inv := &InvalidError{}
+		before := *c
 		if in.Name != nil {
 			c.Name = strings.TrimSpace(*in.Name)
 		}
@@ -538,6 +573,13 @@ func (s *Service) Update(ctx context.Context, a Actor, id string, in UpdateInput
 		if in.PostLogoutRedirectURIs != nil {
 			c.PostLogoutRedirectURIs = nonNil(*in.PostLogoutRedirectURIs)
 		}
+		if in.AccessTokenFormat != nil {
+			c.AccessTokenFormat = *in.AccessTokenFormat
+		}
+		if in.SubjectType != nil {
+			c.SubjectType = *in.SubjectType
+		}
+		checkPairwiseKept(inv, &before, c)
 		s.validate(inv, c)
 		if err := inv.orNil(); err != nil {
 			return "", err

@@ -38,7 +38,11 @@ type appViewJSON struct {
 	PendingGrants []string        `json:"pending_grant_types"`
 	Secrets       []appSecretJSON `json:"secrets,omitempty"`
 	APIKeys       []appKeyJSON    `json:"api_keys,omitempty"`
-	Created       time.Time       `json:"created"`
+	// AccessTokenFormat and SubjectType appear when not the defaults
+	// (inherit, public).
+	AccessTokenFormat string    `json:"access_token_format,omitempty"`
+	SubjectType       string    `json:"subject_type,omitempty"`
+	Created           time.Time `json:"created"`
 }
 
 type appSecretJSON struct {
@@ -65,7 +69,16 @@ func nonNilList(v []string) []string {
 func toAppViewJSON(a apps.App, owner string) appViewJSON {
 	return appViewJSON{ClientID: a.ID, Name: a.Name, Type: a.Type, Status: a.Status, ReviewReason: a.ReviewReason, Owner: owner,
 		RedirectURIs: nonNilList(a.RedirectURIs), Scopes: nonNilList(a.Scopes), GrantTypes: nonNilList(a.GrantTypes),
-		PendingScopes: nonNilList(a.PendingScopes), PendingGrants: nonNilList(a.PendingGrants), Created: a.Created.UTC()}
+		PendingScopes: nonNilList(a.PendingScopes), PendingGrants: nonNilList(a.PendingGrants), Created: a.Created.UTC(),
+		AccessTokenFormat: a.AccessTokenFormat, SubjectType: nonPublic(a.SubjectType)}
+}
+
+// nonPublic is the subject type to show: "" for the default, public.
+func nonPublic(subjectType string) string {
+	if subjectType == "public" {
+		return ""
+	}
+	return subjectType
 }
 
 func runAppList(ctx context.Context, env *Env, args []string) error {
@@ -144,6 +157,12 @@ func runAppShow(ctx context.Context, env *Env, args []string) error {
 			j.Owner, strings.Join(j.RedirectURIs, " "), strings.Join(j.GrantTypes, " "), strings.Join(j.Scopes, " "))
 		fmt.Fprintf(w, "awaiting review:  %s\ncreated:          %s\n",
 			strings.Join(append(append([]string{}, j.PendingGrants...), j.PendingScopes...), " "), j.Created.Format(time.RFC3339))
+		if j.AccessTokenFormat != "" {
+			fmt.Fprintf(w, "access tokens:    %s\n", j.AccessTokenFormat)
+		}
+		if j.SubjectType != "" {
+			fmt.Fprintf(w, "subject type:     %s\n", j.SubjectType)
+		}
 		for _, s := range j.Secrets {
 			retire := "never"
 			if s.RetireAt != nil {

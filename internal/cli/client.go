@@ -57,14 +57,22 @@ type clientJSON struct {
 	ResourceServer string `json:"resource_server,omitempty"`
 	AccessTTL      string `json:"access_token_ttl,omitempty"`
 	RefreshTTL     string `json:"refresh_token_ttl,omitempty"`
-	CreatedAt      string `json:"created_at"`
+	// AccessTokenFormat and SubjectType are shown when set (not inherited
+	// or public).
+	AccessTokenFormat string `json:"access_token_format,omitempty"`
+	SubjectType       string `json:"subject_type,omitempty"`
+	CreatedAt         string `json:"created_at"`
 }
 
 func toClientJSON(c *store.Client, owner string) clientJSON {
 	j := clientJSON{
 		ClientID: c.ID, Name: c.Name, Description: c.Description, Type: c.Type, Status: c.Status, Owner: owner,
 		RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes, ResourceServer: c.ResourceServer,
+		AccessTokenFormat: c.AccessTokenFormat, SubjectType: c.SubjectType,
 		CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	if j.SubjectType == oauth.SubjectPublic {
+		j.SubjectType = ""
 	}
 	if c.AccessTTL > 0 {
 		j.AccessTTL = c.AccessTTL.String()
@@ -98,6 +106,8 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 	resourceServer := fs.String("resource-server", "", "register a resource server's credentials instead of an app: the identifier of an API declared in the config file's \"apis\" section; it can only introspect credentials meant for that API (no redirect URIs, grant types or scopes)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "where OpenID Connect logout (/oauth/logout) may send the browser back to, compared by exact match (repeatable)")
 	idTokenAlg := fs.String("id-token-alg", "", "the algorithm of this client's ID tokens (id_token_signed_response_alg; default RS256)")
+	tokenFormat := fs.String("token-format", "", "opaque or jwt: this client's access token format (default: the server's access_token_format; an API's token_format still wins for tokens meant for it)")
+	subjectType := fs.String("subject-type", "", "public (default) or pairwise: pairwise gives this client its own sub for each user, computed for the host of its redirect URIs (which must all be on one host)")
 	if _, err := env.Parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -124,6 +134,7 @@ func runClientCreate(ctx context.Context, env *Env, args []string) error {
 		RedirectURIs: redirects, GrantTypes: grants, Scopes: scopes,
 		AccessTTL: *accessTTL, RefreshTTL: *refreshTTL, ResourceServer: *resourceServer,
 		PostLogoutRedirectURIs: postLogout, IDTokenAlg: *idTokenAlg,
+		AccessTokenFormat: *tokenFormat, SubjectType: *subjectType,
 		// The command line is the administrator's path: it may register
 		// sensitive scopes.
 		ByAdmin: true,

@@ -206,7 +206,7 @@ var settings = append([]setting{
 		c.Environment = v
 		return nil
 	}},
-	{"access_token_format", "opaque", "format of access tokens: opaque (looked up on every use; revocation is immediate) | jwt (RFC 9068, signed: resource servers validate offline, so a revoked one is accepted until it expires unless they introspect). An API's token_format overrides it", true, str(func(c *Config) *string { return &c.AccessTokenFormat })},
+	{"access_token_format", "opaque", "format of access tokens: opaque (looked up on every use; revocation is immediate) | jwt (RFC 9068, signed: resource servers validate offline, so a revoked one is accepted until it expires unless they introspect). An API's token_format, then an app's own access_token_format, override it", true, str(func(c *Config) *string { return &c.AccessTokenFormat })},
 	{"jwt_access_token_alg", "EdDSA", "algorithm of JWT access tokens: RS256, ES256 or EdDSA (must be in signing_algorithms)", true, str(func(c *Config) *string { return &c.JWTAccessTokenAlg })},
 	{"jwt_access_token_ttl", "5m", "longest life of a JWT access token: how long a revoked one can still be accepted by a resource server that validates offline", true, dur(func(c *Config) *time.Duration { return &c.JWTAccessTokenTTL })},
 	{"signing_key_reload", "30s", "how often each replica re-reads the signing keys: bounds how long a rotation made elsewhere takes to reach it (a token with an unknown kid also triggers a re-read)", true, dur(func(c *Config) *time.Duration { return &c.SigningKeyReload })},

@@ -82,9 +82,14 @@ func (j jwtStrategy) Mint(ctx context.Context, c *store.Client, r *store.Token) 
 	// where no resource owner is involved, such as the client credentials
 	// grant, the value of sub SHOULD correspond to an identifier the
 	// authorization server uses to indicate the client application."
-	sub := r.UserID
-	if r.GrantID == "" {
-		sub = c.ID
+	sub := c.ID
+	if r.GrantID != "" {
+		// The user as this client knows them: pairwise for a pairwise
+		// client, like its ID tokens.
+		var err error
+		if sub, err = j.s.subjectFor(c, r.UserID); err != nil {
+			return "", 0, err
+		}
 	}
 	// RFC 9068 §2.2 makes aud REQUIRED. A token without an explicit
 	// audience is meant for Gatehouse's own API (and every API whose
@@ -106,21 +111,28 @@ func (j jwtStrategy) Mint(ctx context.Context, c *store.Client, r *store.Token) 
 	return tok, ttl, err
 }
 
-// strategyFor picks the access token format for a token meant for aud: an
-// API declared with token_format wins (a token for several APIs is a JWT
-// only when all of them want one), then the server-wide format.
-func (s *Service) strategyFor(aud []string) AccessTokenStrategy {
+// strategyFor picks the access token format for client c's token meant for
+// aud. Precedence: an API that sets token_format decides for tokens meant
+// for it (the resource server knows what it can validate); otherwise the
+// client's access_token_format; otherwise the server-wide
+// access_token_format. A token for several APIs is a JWT only when every
+// one of them comes out as JWT.
+func (s *Service) strategyFor(c *store.Client, aud []string) AccessTokenStrategy {
 	if s.jwtStrategy == nil {
 		return s.opaque
 	}
-	format := s.accessFormat
+	fallback := s.accessFormat
+	if c != nil && c.AccessTokenFormat != "" {
+		fallback = c.AccessTokenFormat
+	}
+	format := fallback
 	if len(aud) > 0 {
 		format = FormatJWT
 		for _, a := range aud {
 			api, ok := s.apis[a]
 			f := api.TokenFormat
 			if !ok || f == "" {
-				f = s.accessFormat
+				f = fallback
 			}
 			if f != FormatJWT {
 				format = FormatOpaque

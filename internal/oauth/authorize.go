@@ -151,7 +151,8 @@ type Authorization struct {
 	// MaxAge is max_age (OpenID Connect Core §3.1.2.1), when HasMaxAge.
 	MaxAge    time.Duration
 	HasMaxAge bool
-	// HintSubject is the subject of a valid id_token_hint ("" when none).
+	// HintSubject is the subject of a valid id_token_hint ("" when none),
+	// as the client was shown it: pairwise for a pairwise client.
 	HintSubject string
 }
 

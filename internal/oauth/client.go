@@ -58,6 +58,12 @@ type NewClient struct {
 	PostLogoutRedirectURIs []string
 	// IDTokenAlg is id_token_signed_response_alg ("" for RS256).
 	IDTokenAlg string
+	// AccessTokenFormat is the client's access token format (FormatOpaque,
+	// FormatJWT, or "" for the server default); an API's token_format
+	// still wins for tokens meant for it.
+	AccessTokenFormat string
+	// SubjectType is SubjectPublic ("" too) or SubjectPairwise.
+	SubjectType string
 }
 
 // ValidateClient checks a client record against the scope catalog cat and
@@ -105,6 +111,9 @@ func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 		}
 		if c.AccessTTL != 0 || c.RefreshTTL != 0 {
 			bad("a resource server obtains no tokens, so it has no token lifetimes")
+		}
+		if c.AccessTokenFormat != "" || c.SubjectType != "" {
+			bad("a resource server obtains no tokens, so it has no access token format or subject type")
 		}
 		return errors.Join(errs...)
 	}
@@ -187,6 +196,20 @@ func ValidateClient(c *store.Client, cat *scope.Catalog, byAdmin bool) error {
 	if c.RefreshTTL != 0 && (c.RefreshTTL < minClientRefreshTTL || c.RefreshTTL > MaxClientTokenTTL) {
 		bad("the refresh token lifetime must be between %v and %v", minClientRefreshTTL, MaxClientTokenTTL)
 	}
+	switch c.AccessTokenFormat {
+	case "", FormatOpaque, FormatJWT:
+	default:
+		bad("access token format %q must be %q, %q or empty (the server default)", c.AccessTokenFormat, FormatOpaque, FormatJWT)
+	}
+	switch c.SubjectType {
+	case "", SubjectPublic:
+	case SubjectPairwise:
+		if _, err := SectorOf(c.RedirectURIs); err != nil {
+			bad("%v", err)
+		}
+	default:
+		bad("subject type %q must be %q or %q", c.SubjectType, SubjectPublic, SubjectPairwise)
+	}
 	return errors.Join(errs...)
 }
 
@@ -218,7 +241,8 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 		ID: id, Name: strings.TrimSpace(nc.Name), Description: strings.TrimSpace(nc.Description), OwnerID: nc.OwnerID,
 		Type: store.ClientConfidential, RedirectURIs: nonNil(nc.RedirectURIs), GrantTypes: nonNil(nc.GrantTypes),
 		Scopes: nonNil(nc.Scopes), Status: nc.Status, AccessTTL: nc.AccessTTL, RefreshTTL: nc.RefreshTTL,
-		ResourceServer: nc.ResourceServer, CreatedAt: now, UpdatedAt: now,
+		ResourceServer: nc.ResourceServer, AccessTokenFormat: nc.AccessTokenFormat, SubjectType: nc.SubjectType,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if nc.Public {
 		c.Type = store.ClientPublic
@@ -227,6 +251,9 @@ func (s *Service) CreateClient(ctx context.Context, nc NewClient) (*store.Client
 		c.Status = store.ClientActive
 	}
 	if err := ValidateClient(c, s.catalog(), nc.ByAdmin); err != nil {
+		return nil, "", &InvalidClientError{Err: err}
+	}
+	if err := s.CheckClientTokenOptions(c); err != nil {
 		return nil, "", &InvalidClientError{Err: err}
 	}
 	if _, ok := s.apis[c.ResourceServer]; c.ResourceServer != "" && !ok {

@@ -129,7 +129,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.ui.RedirectToLoginAs(w, r, r.URL.RequestURI(), req.LoginHint, a.Signup)
 		return
 	}
-	if a.HintSubject != "" && a.HintSubject != userID {
+	if a.HintSubject != "" && !h.svc.hintMatches(a.Client, a.HintSubject, userID) {
 		// OpenID Connect Core §3.1.2.1 id_token_hint: "If the End-User
 		// identified by the ID Token is logged in or is logged in by the
 		// request, then the Authorization Server returns a positive

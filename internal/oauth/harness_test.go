@@ -165,6 +165,11 @@ type envOpts struct {
 	realKeys bool
 	// jwtAccess (with realKeys) issues RFC 9068 JWT access tokens.
 	jwtAccess bool
+	// jwtKeys (with realKeys) makes JWT access tokens available while the
+	// server default stays opaque.
+	jwtKeys bool
+	// apis replaces testAPIs when set.
+	apis []oauth.API
 	// onEvent is the service's OnEvent.
 	onEvent func(ctx context.Context, tx store.Store, ev oauth.Event) error
 }
@@ -186,6 +191,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		t.Fatal(err)
 	}
 	pepper, _ := secret.Derive(master, "credential-pepper-v1")
+	pairwiseKey, _ := secret.Derive(master, "pairwise-subject-v1")
 	hasher, err := credential.NewHasher(pepper)
 	if err != nil {
 		t.Fatal(err)
@@ -221,12 +227,19 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 		if o.jwtAccess {
 			jwtKeys, format = km, oauth.FormatJWT
 		}
+		if o.jwtKeys {
+			jwtKeys = km
+		}
+	}
+	apis := testAPIs
+	if o.apis != nil {
+		apis = o.apis
 	}
 	svc, err := oauth.NewService(oauth.Options{
 		Issuer: issuer, Store: st, Hasher: hasher, Clock: clock.Now, Random: rand.Reader, Logger: log,
 		AccessTokenTTL: o.accessTTL, ClientCacheTTL: o.clientCacheTTL,
-		APIs: testAPIs, Credentials: auth, Scopes: o.scopes, Signer: signer, JWT: jwtKeys, AccessTokenFormat: format,
-		OnEvent: o.onEvent,
+		APIs: apis, Credentials: auth, Scopes: o.scopes, Signer: signer, JWT: jwtKeys, AccessTokenFormat: format,
+		OnEvent: o.onEvent, PairwiseKey: pairwiseKey,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +294,10 @@ type app struct {
 }
 
 const redirectURI = "https://app.example/cb"
+
+// otherRedirectURI is a redirect URI on another host than redirectURI (a
+// second pairwise sector).
+const otherRedirectURI = "https://other.example/cb"
 
 func (e *env) client(owner *store.User, nc oauth.NewClient) *app {
 	e.t.Helper()
@@ -438,7 +455,7 @@ func redirectParams(t testing.TB, p *page, fragment bool) url.Values {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := u.Scheme + "://" + u.Host + u.Path; !strings.HasPrefix(p.location, redirectURI) && !strings.HasPrefix(got, "http://127.0.0.1") {
+	if got := u.Scheme + "://" + u.Host + u.Path; !strings.HasPrefix(p.location, redirectURI) && !strings.HasPrefix(p.location, otherRedirectURI) && !strings.HasPrefix(got, "http://127.0.0.1") {
 		t.Fatalf("redirected to %q", p.location)
 	}
 	if fragment {

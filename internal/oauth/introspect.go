@@ -145,6 +145,14 @@ func (s *Service) Introspect(ctx context.Context, q TokenQuery) (*Introspection,
 		Active: true, Scope: scope.Format(pr.Scopes), ClientID: pr.ClientID, TokenType: "Bearer",
 		Sub: pr.UserID, Aud: pr.Audience, Iss: s.issuer, Jti: pr.CredentialID,
 	}
+	if pr.Method == authn.MethodAccessToken {
+		// An access token names its user as the client that obtained it
+		// knows them (pairwise for a pairwise client), as a JWT access
+		// token's sub does.
+		if out.Sub, err = s.subjectForClient(ctx, pr.ClientID, pr.UserID); err != nil {
+			return nil, ErrServerError(err)
+		}
+	}
 	if pr.User != nil {
 		out.Username = pr.User.Email
 	}
@@ -181,9 +189,14 @@ func (s *Service) introspectRefresh(ctx context.Context, c *store.Client, token 
 	if info.Kind != store.TokenRefresh || info.ClientID != c.ID || s.tokenProblem(info) != "" {
 		return inactive, nil
 	}
+	// c obtained the token: the sub it is shown is its own view of the user.
+	sub, err := s.subjectFor(c, info.UserID)
+	if err != nil {
+		return nil, ErrServerError(err)
+	}
 	return &Introspection{
 		Active: true, Scope: scope.Format(s.catalog().Carried(carrierOf(info), info.Scopes)), ClientID: info.ClientID, Username: info.User.Email,
-		TokenUse: "refresh_token", Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: info.UserID,
+		TokenUse: "refresh_token", Exp: info.ExpiresAt.Unix(), Iat: info.CreatedAt.Unix(), Sub: sub,
 		Aud: info.Audience, Iss: s.issuer, Jti: info.ID, CredentialKind: KindRefreshToken,
 	}, nil
 }

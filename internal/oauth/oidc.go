@@ -233,8 +233,12 @@ func (s *Service) mintIDToken(ctx context.Context, p idTokenParams) (string, err
 	if err != nil {
 		return "", err
 	}
+	sub, err := s.subjectFor(p.client, u.ID)
+	if err != nil {
+		return "", err
+	}
 	c := IDClaims{
-		Issuer: s.issuer, Subject: u.ID, Audience: []string{p.client.ID},
+		Issuer: s.issuer, Subject: sub, Audience: []string{p.client.ID},
 		IssuedAt: p.now.Unix(), Expiry: p.now.Add(s.idTokenTTL).Unix(),
 		ACR: ACR,
 		// OpenID Connect Core §2, azp: "It MAY be included even when the
@@ -268,7 +272,9 @@ func (s *Service) mintIDToken(ctx context.Context, p idTokenParams) (string, err
 	return s.signer.Sign(ctx, alg, payload)
 }
 
-// HintSubject validates an id_token_hint and returns its subject.
+// HintSubject validates an id_token_hint and returns its subject: the sub
+// as the client in aud was shown it, which for a pairwise client is not the
+// user's id (compare with hintMatches, never directly).
 // OpenID Connect Core §3.1.2.1: "ID Token previously issued by the
 // Authorization Server being passed as a hint about the End-User's current
 // or past authenticated session with the Client." An expired token is still

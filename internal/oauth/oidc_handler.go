@@ -39,7 +39,7 @@ func (s *Service) Discovery() Discovery {
 		Metadata:                         s.Metadata(),
 		UserInfoEndpoint:                 s.issuer + PathUserInfo,
 		EndSessionEndpoint:               s.issuer + PathLogout,
-		SubjectTypesSupported:            []string{"public"},
+		SubjectTypesSupported:            s.SubjectTypesSupported(),
 		IDTokenSigningAlgValuesSupported: algs,
 		ClaimsSupported: []string{
 			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
@@ -97,10 +97,16 @@ func (s *Service) UserInfo(ctx context.Context, accessToken string) (map[string]
 	if err != nil {
 		return nil, ErrServerError(err)
 	}
+	sub, err := s.subjectForClient(ctx, info.ClientID, u.ID)
+	if err != nil {
+		return nil, ErrServerError(err)
+	}
 	c := userClaims(u, verified, scopes)
 	// §5.3.2: "The sub (subject) Claim MUST always be returned in the
-	// UserInfo Response." It is the ID token's sub.
-	out := map[string]any{"sub": u.ID}
+	// UserInfo Response." It is the ID token's sub — pairwise for a
+	// pairwise client: "the sub Claim in the UserInfo Response MUST be
+	// verified to exactly match the sub Claim in the ID Token".
+	out := map[string]any{"sub": sub}
 	b, _ := json.Marshal(c)
 	_ = json.Unmarshal(b, &out)
 	return out, nil
@@ -156,6 +162,22 @@ type Logout struct {
 	// RedirectTo is where to send the browser afterwards ("" for the
 	// server's signed-out page).
 	RedirectTo string
+	// hintClient is the client the hint was issued to (nil when unknown):
+	// Subject is the sub as that client was shown it.
+	hintClient *store.Client
+}
+
+// HintNames reports whether the logout request's id_token_hint names
+// userID. A pairwise sub cannot be mapped back to a user, so the signed-in
+// user's sub for the hint's client is computed and compared.
+func (s *Service) HintNames(lo *Logout, userID string) bool {
+	if lo.Subject == "" {
+		return false
+	}
+	if lo.hintClient == nil {
+		return lo.Subject == userID
+	}
+	return s.hintMatches(lo.hintClient, lo.Subject, userID)
 }
 
 // ResolveLogout checks a logout request. A *PageError is shown, never
@@ -184,6 +206,18 @@ func (s *Service) ResolveLogout(ctx context.Context, req LogoutRequest) (*Logout
 		return nil, pageError(ErrInvalidRequest("client_id does not match the id_token_hint"))
 	}
 	out := &Logout{Subject: sub, Confirm: sub == ""}
+	if sub != "" && len(aud) == 1 {
+		e, _, err := s.loadClient(ctx, aud[0], false)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A deleted client's hint names nobody that can be checked.
+			out.Confirm = true
+		case err != nil:
+			return nil, pageError(ErrServerError(err))
+		default:
+			out.hintClient = e.client
+		}
+	}
 	if req.PostLogoutRedirectURI != "" {
 		// §3: "The OP MUST NOT perform post-logout redirection if the
 		// post_logout_redirect_uri value supplied does not exactly match
@@ -229,7 +263,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	userID, _, signedIn := h.ui.CurrentUser(r)
-	if lo.Confirm || (signedIn && userID != lo.Subject) {
+	if lo.Confirm || (signedIn && !h.svc.HintNames(lo, userID)) {
 		// Never sign out a user on the word of a token about someone else.
 		h.ui.ConfirmLogout(w, r)
 		return

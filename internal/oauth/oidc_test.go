@@ -51,7 +51,7 @@ func oidcFlow(t *testing.T, e *env, b *browser, a *app, scopes ...string) (*oaut
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
-	conf := oauth2.Config{ClientID: a.ID, ClientSecret: a.secret, RedirectURL: redirectURI, Endpoint: provider.Endpoint(), Scopes: scopes}
+	conf := oauth2.Config{ClientID: a.ID, ClientSecret: a.secret, RedirectURL: a.RedirectURIs[0], Endpoint: provider.Endpoint(), Scopes: scopes}
 	verifier := oauth2.GenerateVerifier()
 	nonce := "n-" + oauth2.GenerateVerifier()[:16]
 	q := b.authorize(conf.AuthCodeURL("st-oidc", oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)))

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,6 +114,10 @@ type Options struct {
 	// JWTAccessTokenTTL caps a JWT access token's life (default
 	// DefaultJWTAccessTokenTTL).
 	JWTAccessTokenTTL time.Duration
+	// PairwiseKey computes pairwise subject identifiers (OpenID Connect
+	// Core §8.1), a key derived from the master key so a sub stays the same
+	// across restarts and replicas. Nil: no client may be pairwise.
+	PairwiseKey []byte
 	// OnEvent is called inside the transaction of a consent, an app's
 	// revocation by its user and a token revocation (events.go); an error
 	// rolls the change back. Nil: no-op.
@@ -147,6 +152,8 @@ type Service struct {
 	onEvent    func(ctx context.Context, tx store.Store, ev Event) error
 	audit      *audit.Log
 	activity   *activity.Counter
+	// pairwiseKey computes pairwise subjects (subject.go); nil: none.
+	pairwiseKey []byte
 
 	// opaque and jwtStrategy are the access token strategies (jwtStrategy
 	// nil without a signer); accessFormat is the default.
@@ -179,6 +186,7 @@ func NewService(o Options) (*Service, error) {
 		accessTTL: o.AccessTokenTTL, refreshTTL: o.RefreshTokenTTL, codeTTL: o.CodeTTL, loginAge: o.LoginMaxAge,
 		clients: newClientCache(o.ClientCacheTTL), scopes: o.Scopes,
 		signer: o.Signer, idTokenTTL: o.IDTokenTTL, onEvent: o.OnEvent,
+		pairwiseKey: slices.Clone(o.PairwiseKey),
 	}
 	if s.idTokenTTL <= 0 {
 		s.idTokenTTL = DefaultIDTokenTTL

@@ -150,7 +150,7 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 	if k == credential.AccessToken {
 		// The signer's context only bounds a key reload; minting has no
 		// request context of its own here.
-		tok, ttl, err := s.strategyFor(aud).Mint(context.Background(), c, rec)
+		tok, ttl, err := s.strategyFor(c, aud).Mint(context.Background(), c, rec)
 		if err != nil {
 			return minted{}, err
 		}

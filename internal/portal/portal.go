@@ -361,6 +361,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		HomepageURL: strings.TrimSpace(r.PostFormValue("homepage_url")), PrivacyURL: strings.TrimSpace(r.PostFormValue("privacy_url")),
 		TermsURL: strings.TrimSpace(r.PostFormValue("terms_url")), Type: r.PostFormValue("type"),
 		RedirectURIs: uriList(r.PostFormValue("redirect_uris")), Scopes: r.PostForm["scope"], GrantTypes: r.PostForm["grant_type"],
+		AccessTokenFormat: r.PostFormValue("access_token_format"), SubjectType: r.PostFormValue("subject_type"),
 	}
 	logo, err := logoFile(r)
 	if err != nil {
@@ -526,6 +527,7 @@ func (h *Handler) edit(w http.ResponseWriter, r *http.Request) {
 	in := apps.UpdateInput{
 		Name: optional(r, "name"), Description: optional(r, "description"),
 		HomepageURL: optional(r, "homepage_url"), PrivacyURL: optional(r, "privacy_url"), TermsURL: optional(r, "terms_url"),
+		AccessTokenFormat: optional(r, "access_token_format"), SubjectType: optional(r, "subject_type"),
 	}
 	if _, ok := r.PostForm["redirect_uris"]; ok {
 		uris := uriList(r.PostFormValue("redirect_uris"))

@@ -335,6 +335,14 @@ type Client struct {
 	// Environment is the deployment environment the app was registered in
 	// (production or sandbox; "" before environments existed).
 	Environment string
+	// AccessTokenFormat is the format of the client's access tokens
+	// ("opaque" or "jwt") when the API a token is meant for does not set
+	// one; "" inherits the server default.
+	AccessTokenFormat string
+	// SubjectType is the OpenID Connect subject type: "" or "public" (the
+	// user id is the sub) or "pairwise" (a per-sector sub, OpenID Connect
+	// Core §8.1).
+	SubjectType string
 	// HasLogo is read-only: whether a logo is stored (SetClientLogo).
 	HasLogo   bool
 	CreatedAt time.Time

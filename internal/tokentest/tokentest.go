@@ -248,6 +248,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pairwiseKey, _ := secret.Derive(master, "pairwise-subject-v1")
 	clock := NewClock()
 	idCfg := identity.DefaultConfig()
 	idCfg.Argon2 = identity.Argon2Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
@@ -290,6 +291,7 @@ func New(t testing.TB, st *sqlstore.Store, o Options) *Env {
 		// Introspection validates every credential kind with the API's own
 		// validators, as the app wires it.
 		Credentials: auth,
+		PairwiseKey: pairwiseKey,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,14 @@ import (
 // nonce (the authorization response obtained here through the real sign-in
 // and consent forms) with ID token validation, UserInfo, refresh with
 // offline_access; then follows the logout URL it builds.
-func TestInteropOpenIDClient(t *testing.T) {
+func TestInteropOpenIDClient(t *testing.T) { interopOpenIDClient(t, "public") }
+
+// TestInteropOpenIDClientPairwise is the same run for a client registered
+// with pairwise subjects: openid-client validates the ID token and checks
+// UserInfo's sub against it, and the sub is not the user's id.
+func TestInteropOpenIDClientPairwise(t *testing.T) { interopOpenIDClient(t, "pairwise") }
+
+func interopOpenIDClient(t *testing.T, subjectType string) {
 	dir, _ := filepath.Abs("../interop/openid-client")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -45,7 +52,12 @@ func TestInteropOpenIDClient(t *testing.T) {
 	}
 	const email, password = "oidc@example.com", "openid passphrase 4 rp"
 	cli("", "migrate", "up")
-	cli(password, "user", "create", "--email", email, "--password-stdin")
+	var user struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(cli(password, "user", "create", "--email", email, "--password-stdin", "--output", "json"), &user); err != nil || user.ID == "" {
+		t.Fatalf("user create: %v", err)
+	}
 	const redirect = "http://127.0.0.1:9/callback" // never fetched: we read the Location header
 	const bye = "http://127.0.0.1:9/bye"
 	var c struct {
@@ -53,7 +65,7 @@ func TestInteropOpenIDClient(t *testing.T) {
 		Secret string `json:"client_secret"`
 	}
 	if err := json.Unmarshal(cli("", "client", "create", "--name", "RP", "--owner", email, "--redirect-uri", redirect,
-		"--post-logout-redirect-uri", bye,
+		"--post-logout-redirect-uri", bye, "--subject-type", subjectType,
 		"--scope", "openid", "--scope", "profile", "--scope", "email", "--scope", "offline_access", "--output", "json"), &c); err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +130,11 @@ func TestInteropOpenIDClient(t *testing.T) {
 	node.Env = append(os.Environ(), "ISSUER="+base, "CLIENT_ID="+c.ID, "CLIENT_SECRET="+c.Secret,
 		"CALLBACK_URL="+callback, "STATE=oidc-state", "NONCE="+nonce, "CODE_VERIFIER="+verifier,
 		"EMAIL="+email, "POST_LOGOUT_URI="+bye)
+	if subjectType == "pairwise" {
+		node.Env = append(node.Env, "SUB_IS_NOT="+user.ID)
+	} else {
+		node.Env = append(node.Env, "SUB_IS="+user.ID)
+	}
 	out, err := node.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {

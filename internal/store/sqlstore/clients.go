@@ -13,7 +13,7 @@ import (
 const clientCols = `id, name, description, owner_id, type, redirect_uris, grant_types, scopes, status,
 	access_ttl_s, refresh_ttl_s, resource_server, created_at, updated_at,
 	review_reason, homepage_url, privacy_url, terms_url, app_type, pending_scopes, pending_grants,
-	post_logout_redirect_uris, environment`
+	post_logout_redirect_uris, environment, access_token_format, subject_type`
 
 // clientSelect is clientCols plus the read-only has-logo flag.
 const clientSelect = clientCols + `, EXISTS (SELECT 1 FROM client_logos l WHERE l.client_id = clients.id)`
@@ -27,7 +27,7 @@ func scanClient(sc interface{ Scan(...any) error }, c *store.Client) error {
 	if err := sc.Scan(&c.ID, &c.Name, &c.Description, &c.OwnerID, &c.Type, &uris, &grants, &scopes, &c.Status,
 		&attl, &rttl, &c.ResourceServer, &ca, &ua,
 		&c.ReviewReason, &c.HomepageURL, &c.PrivacyURL, &c.TermsURL, &c.AppType, &pscopes, &pgrants, &plogout,
-		&c.Environment, &c.HasLogo); err != nil {
+		&c.Environment, &c.AccessTokenFormat, &c.SubjectType, &c.HasLogo); err != nil {
 		return err
 	}
 	var err error
@@ -82,10 +82,11 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client, secrets []sto
 	}
 	return mapErr("create client", s.inTx(ctx, func(t *tx) error {
 		if _, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
 			int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.CreatedAt), ms(c.UpdatedAt),
-			c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment); err != nil {
+			c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment,
+			c.AccessTokenFormat, c.SubjectType); err != nil {
 			return err
 		}
 		for i := range secrets {
@@ -147,11 +148,12 @@ func (s *Store) UpdateClient(ctx context.Context, c *store.Client) error {
 	res, err := s.wq.exec(ctx, `UPDATE clients SET name = ?, description = ?, owner_id = ?, type = ?,
 		redirect_uris = ?, grant_types = ?, scopes = ?, status = ?, access_ttl_s = ?, refresh_ttl_s = ?, resource_server = ?, updated_at = ?,
 		review_reason = ?, homepage_url = ?, privacy_url = ?, terms_url = ?, app_type = ?, pending_scopes = ?, pending_grants = ?,
-		post_logout_redirect_uris = ?, environment = ?
+		post_logout_redirect_uris = ?, environment = ?, access_token_format = ?, subject_type = ?
 		WHERE id = ?`,
 		c.Name, c.Description, c.OwnerID, c.Type, uris, grants, scopes, c.Status,
 		int64(c.AccessTTL/time.Second), int64(c.RefreshTTL/time.Second), c.ResourceServer, ms(c.UpdatedAt),
-		c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment, c.ID)
+		c.ReviewReason, c.HomepageURL, c.PrivacyURL, c.TermsURL, c.AppType, more[0], more[1], more[2], c.Environment,
+		c.AccessTokenFormat, c.SubjectType, c.ID)
 	return affectedOne("update client", res, err)
 }
 

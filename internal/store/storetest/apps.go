@@ -110,3 +110,54 @@ func testClientSecretLifecycle(t *testing.T, f *fixture) {
 		}
 	}
 }
+
+// testClientTokenOptions round-trips the per-client token options (access
+// token format, OpenID Connect subject type): set at creation, changed by an
+// update, and cleared back to inherit; a client created without them reads
+// back "" for both.
+func testClientTokenOptions(t *testing.T, f *fixture) {
+	u := f.user()
+	plain := f.client(u.ID)
+	got, err := f.s.ClientByID(f.ctx, plain.ID)
+	must(t, err)
+	if got.AccessTokenFormat != "" || got.SubjectType != "" {
+		t.Fatalf("client without token options reads format %q, subject type %q; want both empty", got.AccessTokenFormat, got.SubjectType)
+	}
+
+	c := &store.Client{
+		ID: "token-options", Name: "App", OwnerID: u.ID, Type: store.ClientConfidential,
+		RedirectURIs: []string{"https://app.example/cb"}, GrantTypes: []string{"authorization_code"},
+		Scopes: []string{"openid"}, Status: store.ClientActive,
+		AccessTokenFormat: "jwt", SubjectType: "pairwise",
+		CreatedAt: f.now, UpdatedAt: f.now,
+	}
+	must(t, f.s.CreateClient(f.ctx, c, nil))
+	got, err = f.s.ClientByID(f.ctx, c.ID)
+	must(t, err)
+	equal(t, "ClientByID", got, c)
+
+	c.AccessTokenFormat, c.SubjectType = "opaque", "public"
+	c.UpdatedAt = f.at(time.Minute)
+	must(t, f.s.UpdateClient(f.ctx, c))
+	got, err = f.s.ClientByID(f.ctx, c.ID)
+	must(t, err)
+	equal(t, "after UpdateClient", got, c)
+
+	c.AccessTokenFormat, c.SubjectType = "", ""
+	c.UpdatedAt = f.at(2 * time.Minute)
+	must(t, f.s.UpdateClient(f.ctx, c))
+	list, err := f.s.ListClients(f.ctx, u.ID)
+	must(t, err)
+	var found bool
+	for _, l := range list {
+		if l.ID == c.ID {
+			found = true
+			if l.AccessTokenFormat != "" || l.SubjectType != "" {
+				t.Fatalf("ListClients after clearing: format %q, subject type %q", l.AccessTokenFormat, l.SubjectType)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("ListClients lacks %s: %+v", c.ID, list)
+	}
+}

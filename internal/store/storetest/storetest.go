@@ -87,6 +87,7 @@ func coreCases() []testCase {
 		{"clients/delete_cascades", testClientDeleteCascades},
 		{"clients/resource_server", testClientResourceServer},
 		{"clients/app_fields", testClientAppFields},
+		{"clients/token_options", testClientTokenOptions},
 		{"clients/logo", testClientLogo},
 		{"clients/secret_lifecycle", testClientSecretLifecycle},
 

@@ -38,6 +38,9 @@ step('code + PKCE + nonce: ID token validated (JWKS signature, iss, aud, nonce, 
   })
   claims = tokens.claims()
   assert.ok(claims.sub)
+  // A public client sees the user id; a pairwise one its own sub.
+  if (process.env.SUB_IS) assert.equal(claims.sub, process.env.SUB_IS)
+  if (process.env.SUB_IS_NOT) assert.notEqual(claims.sub, process.env.SUB_IS_NOT)
   assert.equal(claims.nonce, env('NONCE'))
   assert.ok(claims.auth_time > 0)
   assert.deepEqual(claims.amr, ['pwd'])
