@@ -49,8 +49,9 @@ type AuditFilter struct {
 	User string
 	// App matches entries whose actor or subject is the app.
 	App string
-	// Subject matches entries done to this user or app (not those it did);
-	// read through the subject index.
+	// Subject matches entries done to this user or app (not those it did),
+	// read through the subject index, which leaves out token.issued and
+	// token.refreshed: a Subject filter never returns those two types.
 	Subject    string
 	ClientAddr string
 	Since      time.Time // at >= Since

@@ -13,9 +13,10 @@ func goMigrations(dialect string) []*goose.Migration {
 	return []*goose.Migration{auditLogLeaner(dialect)}
 }
 
-// auditLogLeaner takes two indexes off the audit log's insert path: every
-// token issued appends an entry, so each index is paid on the token
-// endpoint's hot path.
+// auditLogLeaner takes the audit log's indexes off the token endpoint's
+// insert path: every token response appends an entry, so each index is
+// paid there. The subject index becomes partial, leaving out the token
+// entries (see auditSubjectIndexed).
 //
 // The index on at goes on both dialects: pruning now walks the primary key
 // from the oldest entry instead (PruneAudit). On SQLite, seq becomes the
@@ -25,11 +26,20 @@ func goMigrations(dialect string) []*goose.Migration {
 // SQLite INTEGER holds 64 bits; on PostgreSQL it would hold 32, which is why
 // this migration is written per dialect.
 func auditLogLeaner(dialect string) *goose.Migration {
-	up := []string{`DROP INDEX audit_log_at`}
-	down := []string{`CREATE INDEX audit_log_at ON audit_log (at)`}
+	up := []string{
+		`DROP INDEX audit_log_at`,
+		`DROP INDEX audit_log_subject`,
+		`CREATE INDEX audit_log_subject ON audit_log (subject, seq) WHERE ` + auditSubjectIndexed,
+	}
+	down := []string{
+		`CREATE INDEX audit_log_at ON audit_log (at)`,
+		`DROP INDEX audit_log_subject`,
+		`CREATE INDEX audit_log_subject ON audit_log (subject, seq)`,
+	}
 	if dialect == SQLite {
 		cols := `seq, at, type, actor_kind, actor_id, subject, client_addr, user_agent, request_id, outcome, details, prev_hash, hash`
-		up = append(up,
+		// Rebuilt: dropping the old table drops its indexes with it.
+		up = []string{
 			`CREATE TABLE audit_log_rowid (
     seq         INTEGER PRIMARY KEY,
     at          BIGINT NOT NULL,
@@ -45,11 +55,11 @@ func auditLogLeaner(dialect string) *goose.Migration {
     prev_hash   TEXT NOT NULL,
     hash        TEXT NOT NULL
 )`,
-			`INSERT INTO audit_log_rowid (`+cols+`) SELECT `+cols+` FROM audit_log ORDER BY seq`,
+			`INSERT INTO audit_log_rowid (` + cols + `) SELECT ` + cols + ` FROM audit_log ORDER BY seq`,
 			`DROP TABLE audit_log`,
 			`ALTER TABLE audit_log_rowid RENAME TO audit_log`,
-			`CREATE INDEX audit_log_subject ON audit_log (subject, seq)`,
-		)
+			`CREATE INDEX audit_log_subject ON audit_log (subject, seq) WHERE ` + auditSubjectIndexed,
+		}
 		// Down keeps the rowid table: it holds the same rows and answers
 		// the same queries as the one it replaced.
 	}
