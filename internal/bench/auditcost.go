@@ -67,10 +67,15 @@ func clientCredentialsAuditOff(ctx context.Context, f *fixtures, n int) ([]Op, e
 		return nil, err
 	}
 	f.setMeasured(child.srv)
-	r := ccTokenRequest(child.cc)
+	return tokenOps(ctx, child.c, ccTokenRequest(child.cc), n)
+}
+
+// tokenOps are n workers sending token request r through c, each
+// checking that it was answered with an access token.
+func tokenOps(ctx context.Context, c *httpClient, r *request, n int) ([]Op, error) {
 	ops := sameOp(n, func(buf *bytes.Buffer) Op {
 		return func(ctx context.Context) error {
-			resp, err := child.c.do(ctx, r, buf)
+			resp, err := c.do(ctx, r, buf)
 			if err != nil {
 				return err
 			}

@@ -437,20 +437,7 @@ var workloads = []workload{
 			if err := f.needCCClient(ctx); err != nil {
 				return nil, err
 			}
-			r := ccTokenRequest(f.cc)
-			ops := sameOp(n, func(buf *bytes.Buffer) Op {
-				return func(ctx context.Context) error {
-					resp, err := f.c.do(ctx, r, buf)
-					if err != nil {
-						return err
-					}
-					if resp.StatusCode != http.StatusOK || !bytes.Contains(buf.Bytes(), []byte(`"access_token"`)) {
-						return statusErr(r, resp, buf.Bytes())
-					}
-					return nil
-				}
-			})
-			return ops, probe(ctx, "token endpoint", ops[0])
+			return tokenOps(ctx, f.c, ccTokenRequest(f.cc), n)
 		},
 		static: func(f *fixtures) *request { return ccTokenRequest(f.cc) },
 	},
