@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,11 @@ type Options struct {
 	Lease time.Duration
 	// Batch is how many messages one claim takes (10).
 	Batch int
+	// Concurrency is how many of a claimed batch are delivered at once
+	// (8): one slow receiver (a webhook endpoint taking its full timeout)
+	// must not hold up the messages claimed with it, and on PostgreSQL a
+	// delivery's commits are round trips the others can overlap.
+	Concurrency int
 	// MaxAttempts before the message is marked failed (10).
 	MaxAttempts int
 	// BaseDelay is the first retry's delay (30s); it doubles each attempt
@@ -83,6 +89,9 @@ func (o *Options) defaults(r io.Reader) error {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
 	}
 	if o.BaseDelay <= 0 {
 		o.BaseDelay = 30 * time.Second
@@ -233,9 +242,18 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Messages carry no order between them (each is retried on its own
+	// schedule), so a batch is delivered in parallel, bounded.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, o.opts.Concurrency)
 	for _, m := range msgs {
-		o.deliver(ctx, m)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			o.deliver(ctx, m)
+		})
 	}
+	wg.Wait()
 	return len(msgs), nil
 }
 

@@ -236,3 +236,51 @@ func TestRunWorkersRace(t *testing.T) {
 		}
 	})
 }
+
+// A receiver that hangs holds up only its own message: the others claimed
+// in the same batch are delivered (and recorded) while it is still waiting.
+func TestSlowMessageDoesNotHoldUpItsBatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st *sqlstore.Store) {
+		ctx := t.Context()
+		c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+		o := newOutbox(t, st, c, nil, outbox.Options{Batch: 10, Concurrency: 4})
+		release := make(chan struct{})
+		fast := make(chan string, 10)
+		o.Handle("t", func(ctx context.Context, p string) error {
+			if p == "slow" {
+				<-release
+				return nil
+			}
+			fast <- p
+			return nil
+		})
+		if _, err := o.Enqueue(ctx, st, "t", "slow"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, err := o.Enqueue(ctx, st, "t", fmt.Sprint("fast-", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan int, 1)
+		go func() {
+			n, err := o.RunOnce(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- n
+		}()
+		for range 5 {
+			<-fast // each arrives although "slow" has not returned
+		}
+		select {
+		case <-done:
+			t.Fatal("RunOnce returned before its slow message was delivered")
+		default:
+		}
+		close(release)
+		if n := <-done; n != 6 {
+			t.Fatalf("claimed %d, want 6", n)
+		}
+	})
+}
