@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
-	"github.com/gatehouse/gatehouse/internal/credential"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -14,17 +13,14 @@ import (
 // token (RFC 6750) with one indexed lookup and no write. See the package
 // documentation for the rules.
 func (s *Service) ValidateAccessToken(ctx context.Context, raw string) (*store.TokenInfo, error) {
-	if looksLikeJWT(raw) {
-		// A JWT access token is checked offline first (signature, typ,
-		// issuer, expiry), then its record like an opaque one: a revoked
-		// JWT is refused here even though it still verifies.
-		if e := s.verifyJWTAccessToken(ctx, raw); e != nil {
-			return nil, e
-		}
-	} else if !s.parseSecret(raw, credential.AccessToken) {
-		return nil, ErrInvalidToken("the access token is malformed")
+	// A JWT access token is checked offline first (signature, typ, issuer,
+	// expiry), then its record like an opaque one: a revoked JWT is refused
+	// here even though it still verifies.
+	key, e := s.accessRecordKey(ctx, raw)
+	if e != nil {
+		return nil, e
 	}
-	info, err := s.st.TokenByHash(ctx, s.hasher.Hash(raw))
+	info, err := s.st.TokenByHash(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidToken("the access token is invalid, expired or revoked")
 	}

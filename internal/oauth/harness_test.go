@@ -137,6 +137,7 @@ type env struct {
 	keys   *apikey.Service
 	srv    *httptest.Server
 	issuer string
+	jwt    oauth.JWTSigner // realKeys: the keys manager
 }
 
 // The APIs every test server declares. Gatehouse's compiled-in scopes stand
@@ -264,7 +265,7 @@ func newEnv(t testing.TB, open func(testing.TB) *sqlstore.Store, opts ...envOpts
 	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer, pats: pats, keys: keys}
+	return &env{t: t, ctx: context.Background(), st: st, clock: clock, hasher: hasher, ids: ids, auth: auth, svc: svc, srv: srv, issuer: issuer, pats: pats, keys: keys, jwt: jwtKeys}
 }
 
 type scopeArea struct{ auth *authn.Authenticator }

@@ -33,16 +33,22 @@ func (s *Service) Revoke(ctx context.Context, q TokenQuery) error {
 	if q.Token == "" {
 		return ErrInvalidRequest("token is missing")
 	}
-	// A JWT access token is revoked by its record like an opaque one
-	// (found by the hash of the whole token); RFC 7009 §2.2: "invalid
-	// tokens do not cause an error response".
-	if !looksLikeJWT(q.Token) {
+	// A JWT access token is revoked by its record like an opaque one;
+	// RFC 7009 §2.2: "invalid tokens do not cause an error response".
+	var hash string
+	if looksLikeJWT(q.Token) {
+		key, e := s.accessRecordKey(ctx, q.Token)
+		if e != nil {
+			return nil
+		}
+		hash = key
+	} else {
 		p, perr := credential.Parse(q.Token)
 		if perr != nil || p.Env != s.env || (p.Kind != credential.AccessToken && p.Kind != credential.RefreshToken) {
 			return nil
 		}
+		hash = s.hasher.Hash(q.Token)
 	}
-	hash := s.hasher.Hash(q.Token)
 	info, err := s.st.TokenByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -131,8 +131,7 @@ type minted struct {
 }
 
 // mint makes a token of kind k. Access tokens go through the strategy the
-// audience calls for (opaque or JWT); either way the record is stored under
-// the hash of what the client is given. A JWT is signed here, before any
+// audience calls for (opaque or JWT), which also keys the record. A JWT is signed here, before any
 // transaction: signing never holds the database.
 func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID string, scopes, aud []string, now time.Time, ttl time.Duration) (minted, error) {
 	id, err := s.newID()
@@ -154,7 +153,6 @@ func (s *Service) mint(k credential.Kind, c *store.Client, userID, grantID strin
 		if err != nil {
 			return minted{}, err
 		}
-		rec.Hash = s.hasher.Hash(tok)
 		// Every access token, of every grant and response type, is minted
 		// here; one that is then not stored fails its request with a
 		// server error, rare enough not to skew the count.

