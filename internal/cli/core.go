@@ -41,6 +41,10 @@ func coreCommands() []Command {
 	}
 }
 
+// serveGCPercent is the garbage collector's pace while serving (see
+// runServe) unless the GOGC environment variable sets one.
+const serveGCPercent = 200
+
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := env.FlagSet("serve")
 	if _, err := env.Parse(fs, args, 0); err != nil {
@@ -79,6 +83,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// garbage the runtime would return to the OS only slowly; hand it back
 	// now so the idle footprint is the live heap, not the startup peak.
 	debug.FreeOSMemory()
+	// The server's live heap is a few MiB and nearly all it allocates is
+	// per-request garbage, so Go's default pace (collect whenever the heap
+	// has doubled) runs many collections a second under load. Collecting at
+	// three times the live heap measured 10–15% more JWT issuance
+	// (gatehouse bench) for a few MiB of heap. GOGC, when set, decides.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	go a.RunBackground(ctx)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

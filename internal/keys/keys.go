@@ -112,7 +112,7 @@ const minRefreshGap = 5 * time.Second
 type key struct {
 	rec     store.SigningKey
 	public  jose.JSONWebKey
-	signers map[string]jose.Signer // by typ header
+	signers map[string]*jwsSigner // by typ header
 }
 
 // New builds the manager and loads the keys, creating a first key for each
@@ -216,11 +216,10 @@ func (m *Manager) open(rec store.SigningKey) (*key, error) {
 	k := &key{
 		rec:     rec,
 		public:  jose.JSONWebKey{Key: signer.Public(), KeyID: rec.KID, Algorithm: rec.Alg, Use: "sig"},
-		signers: map[string]jose.Signer{},
+		signers: map[string]*jwsSigner{},
 	}
 	for _, typ := range []string{"JWT", "at+jwt"} {
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(rec.Alg), Key: jose.JSONWebKey{Key: priv, KeyID: rec.KID}},
-			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+		s, err := newJWSSigner(rec.Alg, rec.KID, typ, signer)
 		if err != nil {
 			return nil, err
 		}
@@ -360,11 +359,7 @@ func (m *Manager) SignTyped(ctx context.Context, alg, typ string, payload []byte
 	if !ok {
 		return "", fmt.Errorf("keys: unsupported typ %q", typ)
 	}
-	jws, err := s.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
+	return s.sign(m.rand, payload)
 }
 
 // Verify checks a compact JWS against the published keys and returns its

@@ -94,8 +94,27 @@ func TestSignVerifyEveryAlgorithm(t *testing.T) {
 			if _, err := jws.Verify(pub[0].Key); err != nil {
 				t.Fatalf("%s: JWKS key does not verify: %v", alg, err)
 			}
-			// A flipped byte in the payload fails.
+			// The serialization is exactly RFC 7515 §7.1's: a protected
+			// header of alg, kid and typ, and the raw signature RFC 7518
+			// gives the algorithm (R||S for ES256, not ASN.1).
 			parts := strings.Split(tok, ".")
+			hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
+			var h map[string]string
+			if err := json.Unmarshal(hdr, &h); err != nil || len(h) != 3 || h["alg"] != alg || h["kid"] != pub[0].KeyID || h["typ"] != "JWT" {
+				t.Fatalf("%s: protected header %s", alg, hdr)
+			}
+			sig, err := base64.RawURLEncoding.Strict().DecodeString(parts[2])
+			if want := map[string]int{keys.RS256: 256, keys.ES256: 64, keys.EdDSA: 64}[alg]; err != nil || len(sig) != want {
+				t.Fatalf("%s: signature of %d bytes (%v), want %d", alg, len(sig), err, want)
+			}
+			at, err := m.SignTyped(ctx, alg, "at+jwt", []byte(`{"sub":"u1"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, typ, err := m.VerifyTyped(ctx, at); err != nil || typ != "at+jwt" {
+				t.Fatalf("%s: at+jwt token: typ %q, %v", alg, typ, err)
+			}
+			// A flipped byte in the payload fails.
 			body, _ := base64.RawURLEncoding.DecodeString(parts[1])
 			body[2] ^= 1
 			parts[1] = base64.RawURLEncoding.EncodeToString(body)

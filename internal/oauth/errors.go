@@ -219,14 +219,23 @@ const Realm = "gatehouse"
 // sensitive information, as well as the "Pragma" response header field
 // [RFC2616] with a value of "no-cache"."
 func setNoStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Cache-Control"] = noStore
+	h["Pragma"] = noCache
 }
+
+// The values of the headers every token response carries, shared by all of
+// them rather than allocated per response by Header.Set. Each slice has
+// capacity 1, so an Add appends to a copy, never to the shared array.
+var (
+	noStore  = []string{"no-store"}[:1:1]
+	noCache  = []string{"no-cache"}[:1:1]
+	jsonUTF8 = []string{"application/json;charset=UTF-8"}[:1:1]
+)
 
 // writeJSON writes v as JSON with no-store headers.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h["Content-Type"] = jsonUTF8
 	setNoStore(h)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
