@@ -86,14 +86,19 @@ func New(dialect string, write, read *sql.DB) (*Store, error) {
 	s.wq, s.rq = s.w, s.r
 	// One committer per write connection SQLite has; on PostgreSQL, a few
 	// batches in flight at once overlap one's WAL flush with the next's
-	// statements.
-	committers := 1
+	// statements. SQLite's committer lingers for fuller batches under load
+	// (see batcher.run); PostgreSQL's gather while the WAL flushes.
+	committers, linger := 1, sqliteLinger
 	if dialect == Postgres {
-		committers = 4
+		committers, linger = 4, 0
 	}
-	s.batch = newBatcher(s, 128, committers)
+	s.batch = newBatcher(s, 128, committers, linger)
 	return s, nil
 }
+
+// sqliteLinger is the longest SQLite's committer waits for a fuller batch:
+// a fraction of a token request's time on the wire.
+const sqliteLinger = 300 * time.Microsecond
 
 // Dialect reports "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
