@@ -12,7 +12,8 @@ import (
 
 // batcher is group commit for hot inserts (token issuance). Concurrent
 // callers hand their writes to one goroutine, which runs every write waiting
-// at that moment in ONE transaction: on SQLite one WAL append instead of one
+// at that moment (and, on SQLite under load, arriving within a short
+// linger: see run) in ONE transaction: on SQLite one WAL append instead of one
 // per request behind the single write connection, on PostgreSQL one WAL
 // flush (fsync) instead of one per request. Each caller returns only after
 // the commit that contains its write, so durability is unchanged.
